@@ -1,0 +1,29 @@
+# `make demo` trains the main demo and writes its figures; `make test` runs the tests.
+# Both create the virtual environment .venv (Python 3.11) on first use.
+PYTHON ?= python3.11
+VENV := .venv
+SHARED_DATA := $(abspath ../shared/datasets)
+# Offline machines: point the loader at local IDX files when they are there.
+ifeq ($(MMDVAE_DATA_DIR),)
+ifneq ($(wildcard $(SHARED_DATA)/mnist),)
+export MMDVAE_DATA_DIR := $(SHARED_DATA)
+endif
+endif
+
+$(VENV)/installed: requirements.txt requirements-dev.txt setup.py
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+.PHONY: demo test test-slow
+demo: $(VENV)/installed
+	$(VENV)/bin/python -m mmdvae train --model mmd --dataset mnist --latent-dim 2 \
+		--epochs 5 --batch-size 200 --out runs/demo --overwrite
+
+test: $(VENV)/installed
+	$(VENV)/bin/python -m pytest
+
+test-slow: $(VENV)/installed
+	$(VENV)/bin/python -m pytest -m slow

@@ -1,0 +1,22 @@
+"""mmdvae: MMD variational autoencoders and their relatives in Keras 3.
+
+Importing the package turns on TensorFlow's oneDNN CPU kernels
+(``TF_ENABLE_ONEDNN_OPTS=1``) unless the variable is already set, because they
+make training markedly faster on CPUs where TensorFlow leaves them off; it only
+has an effect when TensorFlow has not been imported yet.
+"""
+
+import os
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from mmdvae import data, kernels, losses, networks, priors  # noqa: E402
+from mmdvae.models import ELBOVAE, MMDVAE, Autoencoder, InfoVAE  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
+    "data", "kernels", "losses", "networks", "priors",
+]

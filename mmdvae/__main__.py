@@ -1,0 +1,5 @@
+import sys
+
+from mmdvae.cli import main
+
+sys.exit(main())

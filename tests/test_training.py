@@ -1,0 +1,144 @@
+"""Training on the real MNIST files: the CLI, the notebook and the paper's checks."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mmdvae
+from mmdvae import cli, data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(arguments, data_dir, **kwargs):
+    environment = dict(os.environ, MMDVAE_DATA_DIR=str(data_dir))
+    return subprocess.run([sys.executable, "-m", "mmdvae", *arguments], cwd=ROOT,
+                          env=environment, capture_output=True, text=True, **kwargs)
+
+
+def test_cli_trains_and_writes_its_files(tmp_path, data_dir):
+    out = tmp_path / "run"
+    result = run_cli(["train", "--model", "mmd", "--latent-dim", "2", "--epochs", "1",
+                      "--batch-size", "100", "--train-size", "1000", "--network", "conv",
+                      "--out", str(out)], data_dir, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"model.keras", "history.json", "samples.png", "latent_scatter.png"} <= {
+        path.name for path in out.iterdir()}
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert set(history) >= {"loss", "mmd", "val_loss", "val_reconstruction_loss"}
+    model = mmdvae.MMDVAE.from_config(mmdvae.MMDVAE(2, network="conv").get_config())
+    loaded = __import__("keras").saving.load_model(out / "model.keras")
+    assert type(loaded) is type(model) and loaded.latent_dim == 2
+
+    again = run_cli(["train", "--epochs", "1", "--out", str(out)], data_dir, timeout=120)
+    assert again.returncode != 0
+    assert "not empty" in again.stderr and "--overwrite" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--model", "vq"], "invalid choice: 'vq'"),
+        (["--dataset", "cifar10"], "invalid choice: 'cifar10'"),
+        (["--latent-dim", "0"], "--latent-dim: must be a positive integer; received 0"),
+    ],
+)
+def test_cli_refuses_bad_arguments(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--out", "unused", *arguments])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_names_the_missing_data_directory(tmp_path, data_dir):
+    result = run_cli(["train", "--epochs", "1", "--out", str(tmp_path / "run"),
+                      "--data-dir", str(tmp_path / "nowhere")], data_dir, timeout=120)
+    assert result.returncode != 0
+    assert "MMDVAE_DATA_DIR" in result.stderr and "data_dir" in result.stderr
+
+
+def test_notebook_01_runs(tmp_path, data_dir, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(ROOT / "notebooks" / "01_mmd_vae_mnist.ipynb", as_version=4)
+    monkeypatch.setenv("MMDVAE_NOTEBOOK_QUICK", "1")
+    monkeypatch.setenv("MMDVAE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    outputs = "".join(output.get("text", "") for cell in notebook.cells
+                      for output in cell.get("outputs", []))
+    assert "k-NN accuracy of the 2-D test codes" in outputs
+
+
+def test_real_mnist_training_lowers_reconstruction_error(data_dir):
+    """A short run of the tutorial's model on 2,000 real training images."""
+    train = data.load("mnist", "train", batch_size=200, shuffle=True, seed=0, train_size=2000,
+                      data_dir=data_dir)
+    test = data.load("mnist", "test", batch_size=500, data_dir=data_dir).take(4)
+    model = mmdvae.MMDVAE(latent_dim=20, seed=0)
+    model.compile()
+    before = model.evaluate(test, verbose=0, return_dict=True)
+    model.fit(train, epochs=2, verbose=0)
+    after = model.evaluate(test, verbose=0, return_dict=True)
+    assert after["reconstruction_loss"] < 0.5 * before["reconstruction_loss"]
+    assert np.isfinite(after["mmd"])
+
+
+@pytest.mark.slow
+def test_one_epoch_of_the_tutorial_model(data_dir, capsys):
+    """One epoch of MMDVAE(latent_dim=20) at batch 200 on all 60,000 training images."""
+    train = data.load("mnist", "train", batch_size=200, shuffle=True, seed=0, data_dir=data_dir)
+    test_images = data.load_arrays("mnist", "test", data_dir=data_dir)
+    model = mmdvae.MMDVAE(latent_dim=20, seed=0)
+    model.compile()
+
+    def measure():
+        codes = np.concatenate([model.encode(b).numpy() for b in np.array_split(test_images, 20)])
+        prior = model.prior_samples(len(codes), seed=np.array([1, 2])).numpy()
+        reconstruction = model.evaluate(test_images, batch_size=500, verbose=0,
+                                        return_dict=True)["reconstruction_loss"]
+        mmd = float(mmdvae.kernels.compute_mmd(codes, prior))
+        mmd_rbf = float(mmdvae.kernels.compute_mmd(codes, prior, kernel="rbf", bandwidth=1.0))
+        return reconstruction, mmd, mmd_rbf
+
+    before = measure()
+    start = time.perf_counter()
+    model.fit(train, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    after = measure()
+    with capsys.disabled():
+        print(f"\none epoch: {seconds:.1f} s; test reconstruction {before[0]:.5f} -> {after[0]:.5f};"
+              f" full-test-set MMD (tutorial kernel) {before[1]:.6f} -> {after[1]:.6f};"
+              f" (rbf, bandwidth 1) {before[2]:.5f} -> {after[2]:.5f}")
+    assert after[0] < 0.2 * before[0]
+    assert after[2] < before[2]
+
+
+@pytest.mark.slow
+def test_two_dimensional_codes_separate_digits(data_dir, capsys):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train = data.load("mnist", "train", batch_size=200, shuffle=True, seed=0, data_dir=data_dir)
+    model = mmdvae.MMDVAE(latent_dim=2, seed=0)
+    model.compile()
+    model.fit(train, epochs=3, verbose=0)
+    train_images, train_labels = data.load_arrays("mnist", "train", with_labels=True,
+                                                  train_size=10000, data_dir=data_dir)
+    test_images, test_labels = data.load_arrays("mnist", "test", with_labels=True,
+                                                data_dir=data_dir)
+    encode = lambda images: np.concatenate(  # noqa: E731
+        [model.encode(b).numpy() for b in np.array_split(images, 20)])
+    classifier = KNeighborsClassifier(n_neighbors=10).fit(encode(train_images), train_labels)
+    accuracy = classifier.score(encode(test_images), test_labels)
+    with capsys.disabled():
+        print(f"\nk-NN (k=10, 10,000 training codes) accuracy of 2-D test codes: {accuracy:.4f}")
+    assert accuracy > 0.8
