@@ -28,6 +28,20 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+__all__ = [
+    "ESTIMATORS",
+    "INVERSE_MULTIQUADRIC_SCALES",
+    "KERNELS",
+    "METHODS",
+    "compute_kernel",
+    "compute_mmd",
+    "get_kernel",
+    "inverse_multiquadric_kernel",
+    "rbf_kernel",
+    "squared_distances",
+    "tutorial_kernel",
+]
+
 KERNELS = ("tutorial", "rbf", "inverse_multiquadric")
 ESTIMATORS = ("biased", "unbiased")
 METHODS = ("matmul", "tiled")
@@ -45,7 +59,7 @@ def _static_shape_text(tensor: tf.Tensor) -> str:
 
 def _validate_pair(x, y) -> tuple[tf.Tensor, tf.Tensor]:
     """Converts `x` and `y` to tensors; checks rank 2, equal dtype and width."""
-    x = tf.convert_to_tensor(x, dtype_hint=tf.float32)
+    x = tf.convert_to_tensor(x)
     y = tf.convert_to_tensor(y, dtype_hint=x.dtype)
     for name, tensor in (("x", x), ("y", y)):
         if not tensor.dtype.is_floating:
@@ -263,8 +277,8 @@ def inverse_multiquadric_kernel(
     ```
 
     for `s` in `scales`. Tolstikhin et al., "Wasserstein Auto-Encoders", ICLR 2018,
-    use `C = 2 d sigma^2` for a `N(0, sigma^2 I)` prior; as in the authors' code, each
-    scale multiplies that base value (i.e. the prior variance), and the kernels of
+    use `C = 2 d sigma^2` for a `N(0, sigma^2 I)` prior. As in the authors' code, the
+    scale multiplies the prior variance, `C_s = 2 d (s sigma^2)`, and the kernels of
     all scales are summed.
 
     Args:
@@ -282,11 +296,8 @@ def inverse_multiquadric_kernel(
     distances = squared_distances(x, y)
     dim = _num_columns(x, distances.dtype)
     base = 2.0 * dim * tf.cast(prior_variance, distances.dtype)
-    matrix = tf.zeros_like(distances)
-    for scale in scales:
-        constant = base * scale
-        matrix += constant / (constant + distances)
-    return matrix
+    constants = [base * scale for scale in scales]
+    return tf.add_n([constant / (constant + distances) for constant in constants])
 
 
 _KERNEL_FUNCTIONS = {
