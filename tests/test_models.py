@@ -22,7 +22,7 @@ MODELS = [
                  id="ELBOVAE-beta4-gaussian"),
     pytest.param(mmdvae.InfoVAE, {"alpha": 0.5, "lambda_": 10.0,
                                   "encoder_type": "gaussian"}, id="InfoVAE-mmd"),
-    pytest.param(mmdvae.InfoVAE, {"alpha": 0.5, "lambda_": 10.0, "divergence": "stein",
+    pytest.param(mmdvae.InfoVAE, {"alpha": 0.5, "lambda_": 2.0, "divergence": "stein",
                                   "encoder_type": "gaussian"}, id="InfoVAE-stein"),
     pytest.param(mmdvae.AAE, {"discriminator_units": (16,)}, id="AAE"),
     pytest.param(mmdvae.VIMAE, {"prior": "normal"}, id="VIMAE-n"),
