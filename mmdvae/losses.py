@@ -82,5 +82,6 @@ def categorical_negative_log_likelihood(one_hot, logits):
 def gaussian_log_density(x, mean, log_var):
     """``log N(x; mean, diag exp(log_var))`` summed over the last axis."""
     return -0.5 * tf.reduce_sum(
-        math.log(2.0 * math.pi) + log_var + tf.square(x - mean) * tf.exp(-log_var), axis=-1
+        math.log(2.0 * math.pi) + log_var + tf.square(x - mean) * tf.exp(-log_var),
+        axis=-1,
     )

@@ -45,8 +45,8 @@ def test_mutual_ae_holds_the_information_the_vae_drops(toy):
         target = 1.0
         data = rng.normal(size=(10_000, 1)).astype("float32")
         vae, mae = toy_models(target, latent_dim=1, image_shape=(1,), likelihood="gaussian")
-    vae_information = final_information(vae, data, epochs=20)
-    mae_information = final_information(mae, data, epochs=20)
+    vae_information = final_information(vae, data, epochs=4)
+    mae_information = final_information(mae, data, epochs=4)
     print(f"\n{toy}: estimated I(z, x) of the VAE {vae_information:.3f} nats, "
           f"of the MutualAE (M = {target}) {mae_information:.3f} nats")
     assert abs(mae_information - target) < 0.25

@@ -55,7 +55,9 @@ class AAE(Autoencoder):
     ```
     """
 
-    extra_metric_names = ("generator_loss", "discriminator_loss", "discriminator_accuracy")
+    extra_metric_names = (
+        "generator_loss", "discriminator_loss", "discriminator_accuracy",
+    )
 
     def __init__(
         self,
@@ -66,14 +68,18 @@ class AAE(Autoencoder):
         **kwargs,
     ):
         if isinstance(lambda_, bool) or not float(lambda_) >= 0.0:
-            raise ValueError(f"Argument `lambda_` must be >= 0; received lambda_={lambda_!r}.")
+            raise ValueError(
+                f"Argument `lambda_` must be >= 0; received lambda_={lambda_!r}."
+            )
         units = tuple(discriminator_units)
         if not units or not all(
-            isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in units
+            isinstance(size, int) and not isinstance(size, bool) and size > 0
+            for size in units
         ):
             raise ValueError(
-                f"Argument `discriminator_units` must be a non-empty sequence of positive "
-                f"integers; received discriminator_units={discriminator_units!r}."
+                f"Argument `discriminator_units` must be a non-empty sequence of "
+                f"positive integers; received "
+                f"discriminator_units={discriminator_units!r}."
             )
         super().__init__(latent_dim, reconstruction=reconstruction, **kwargs)
 
@@ -87,12 +93,16 @@ class AAE(Autoencoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(lambda_=self.lambda_, discriminator_units=list(self.discriminator_units))
+        config.update(
+            lambda_=self.lambda_, discriminator_units=list(self.discriminator_units)
+        )
         return config
 
     # --- Two optimizers --------------------------------------------------------
 
-    def compile(self, optimizer=None, discriminator_optimizer=None, jit_compile=True, **kwargs):
+    def compile(
+        self, optimizer=None, discriminator_optimizer=None, jit_compile=True, **kwargs
+    ):
         """Configures training; ``discriminator_optimizer`` is needed to ``fit``."""
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         if discriminator_optimizer is not None:
@@ -129,7 +139,9 @@ class AAE(Autoencoder):
         generator_loss = tf.reduce_mean(tf.nn.softplus(-self.discriminator(z)))
         # Logged in evaluation; the training step replaces them by the update's.
         prior_z = self.prior_samples(tf.shape(z)[0])
-        discriminator_loss, accuracy = self.discriminator_terms(prior_z, tf.stop_gradient(z))
+        discriminator_loss, accuracy = self.discriminator_terms(
+            prior_z, tf.stop_gradient(z)
+        )
         return self.lambda_ * generator_loss, {
             "generator_loss": generator_loss,
             "discriminator_loss": discriminator_loss,
@@ -137,7 +149,7 @@ class AAE(Autoencoder):
         }
 
     def after_autoencoder_update(self, images, terms):
-        """Updates the discriminator (its weights only) on fresh codes and prior samples."""
+        """Updates the discriminator (its weights only) on new codes and prior draws."""
         if self.discriminator_optimizer is None:
             raise _missing_discriminator_optimizer()
         codes, _, _ = self.posterior(images, training=True)
@@ -147,5 +159,7 @@ class AAE(Autoencoder):
         with tf.GradientTape() as tape:
             loss, accuracy = self.discriminator_terms(prior_z, codes, training=True)
         gradients = tape.gradient(loss, weights)
-        self.discriminator_optimizer.apply_gradients(zip(gradients, weights, strict=True))
+        self.discriminator_optimizer.apply_gradients(
+            zip(gradients, weights, strict=True)
+        )
         return {"discriminator_loss": loss, "discriminator_accuracy": accuracy}

@@ -164,7 +164,9 @@ class InfoVAE(Autoencoder):
             tape.watch(codes)
             log_prob = tf.reduce_sum(self.prior.log_prob(codes))
         scores = tape.gradient(log_prob, codes)
-        return kernels.stein_surrogate_loss(z, scores, kernel=self.kernel, **self.kernel_kwargs)
+        return kernels.stein_surrogate_loss(
+            z, scores, kernel=self.kernel, **self.kernel_kwargs
+        )
 
     def regularizer(self, z, z_mean, z_log_var, images):
         terms = {}

@@ -60,7 +60,9 @@ class MutualAE(ELBOVAE):
     ```
     """
 
-    extra_metric_names = ("kl_divergence", "mutual_information_bound", "information_penalty")
+    extra_metric_names = (
+        "kl_divergence", "mutual_information_bound", "information_penalty",
+    )
 
     def __init__(
         self,
@@ -82,14 +84,15 @@ class MutualAE(ELBOVAE):
             ):
                 bound = "> 0" if strict else ">= 0"
                 raise ValueError(
-                    f"Argument `{name}` must be a number {bound}; received {name}={value!r}."
+                    f"Argument `{name}` must be a number {bound}; "
+                    f"received {name}={value!r}."
                 )
         kwargs.pop("reconstruction", None)
         image_shape = tuple(kwargs.get("image_shape", (28, 28, 1)))
         if likelihood == "categorical" and image_shape[-1] < 2:
             raise ValueError(
-                f"A categorical decoder needs one-hot data with at least 2 categories on "
-                f"the last axis; received image_shape={image_shape}."
+                f"A categorical decoder needs one-hot data with at least 2 "
+                f"categories on the last axis; received image_shape={image_shape}."
             )
         # The Gaussian likelihood needs the base class's two decoder channels.
         reconstruction = "gaussian" if likelihood == "gaussian" else "bernoulli"
@@ -133,7 +136,7 @@ class MutualAE(ELBOVAE):
     # --- The decoder's distribution --------------------------------------------
 
     def decoder_outputs(self, z, training=False):
-        """Gaussian: ``(mean, std)``, unconstrained mean; categorical: ``(logits, None)``."""
+        """``(mean, std)`` for the Gaussian (mean unconstrained), ``(logits, None)``."""
         outputs = self.decoder(z, training=training)
         if self.likelihood == "categorical":
             return outputs, None
@@ -147,8 +150,11 @@ class MutualAE(ELBOVAE):
 
     def decode(self, z):
         """The decoder's mean (Gaussian) or category probabilities (categorical)."""
-        outputs, _ = self.decoder_outputs(tf.convert_to_tensor(z, dtype=self.compute_dtype))
-        return tf.nn.softmax(outputs, axis=-1) if self.likelihood == "categorical" else outputs
+        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
+        outputs, _ = self.decoder_outputs(z)
+        if self.likelihood == "categorical":
+            return tf.nn.softmax(outputs, axis=-1)
+        return outputs
 
     def call(self, images, training=False):
         z, _, _ = self.posterior(images, training=training)
@@ -163,13 +169,15 @@ class MutualAE(ELBOVAE):
         # Gumbel noise from the normal draws (through the normal CDF), so every
         # random number of the model comes from `normal_noise`.
         uniform = tf.clip_by_value(
-            0.5 * tf.math.erfc(-noise / tf.sqrt(2.0)), _UNIFORM_MARGIN, 1.0 - _UNIFORM_MARGIN
+            0.5 * tf.math.erfc(-noise / tf.sqrt(2.0)),
+            _UNIFORM_MARGIN,
+            1.0 - _UNIFORM_MARGIN,
         )
         gumbel = -tf.math.log(-tf.math.log(uniform))
         return tf.nn.softmax((outputs + gumbel) / self.temperature, axis=-1)
 
     def information_bound(self, prior_z, samples):
-        """``H(p(z)) + mean log r(z|x)`` for pairs of prior codes and decoder samples."""
+        """``H(p(z)) + mean log r(z|x)`` over prior codes and their decoder samples."""
         r_mean, r_log_var = self.inference_network(samples, training=True)
         r_log_var = tf.clip_by_value(r_log_var, *LOG_VARIANCE_RANGE)
         log_r = losses.gaussian_log_density(prior_z, r_mean, r_log_var)

@@ -8,7 +8,7 @@ from mmdvae.models.mmd_vae import MMDVAE
 
 @keras.saving.register_keras_serializable(package="mmdvae")
 class VIMAE(MMDVAE):
-    """Variational InfoMax AutoEncoder with a normal (VIMAE-n) or logistic (VIMAE-l) prior.
+    """Variational InfoMax AutoEncoder, normal (VIMAE-n) or logistic (VIMAE-l) prior.
 
     ```
     loss = E_x E_q(z|x)[-log p(x|z)] + lambda_ * MMD(q(z), p(z))
