@@ -7,7 +7,8 @@ the model's prior (the tutorial kernel, biased estimator, float64 sums over
 
     python benchmarks/mnist_family.py --epochs 3 --train-size 20000 --network conv
 
-Run it under `flock /tmp/mmdvae-heavy.lock` on shared machines.
+Run it from the repository root with ``PYTHONPATH=.``, under
+``flock /tmp/mmdvae-heavy.lock`` on shared machines.
 """
 
 import argparse
@@ -27,17 +28,17 @@ BLOCK = 1000
 def family(latent_dim, network, seed):
     common = {"latent_dim": latent_dim, "network": network, "seed": seed}
     return {
-        "ELBOVAE": lambda: mmdvae.ELBOVAE(**common),
         "MMDVAE": lambda: mmdvae.MMDVAE(**common),
+        "VIMAE-n": lambda: mmdvae.VIMAE(prior="normal", **common),
+        "VIMAE-l": lambda: mmdvae.VIMAE(prior="logistic", **common),
+        "AAE": lambda: mmdvae.AAE(**common),
+        "ELBOVAE": lambda: mmdvae.ELBOVAE(**common),
         "InfoVAE-mmd": lambda: mmdvae.InfoVAE(
             alpha=0.5, lambda_=100.0, encoder_type="gaussian", reconstruction="bernoulli",
             **common),
         "InfoVAE-stein": lambda: mmdvae.InfoVAE(
             alpha=0.5, lambda_=100.0, divergence="stein", encoder_type="gaussian",
             reconstruction="bernoulli", **common),
-        "AAE": lambda: mmdvae.AAE(**common),
-        "VIMAE-n": lambda: mmdvae.VIMAE(prior="normal", **common),
-        "VIMAE-l": lambda: mmdvae.VIMAE(prior="logistic", **common),
         "MutualAE": lambda: mmdvae.MutualAE(information=5.0, **common),
     }
 
