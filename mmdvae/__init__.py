@@ -13,10 +13,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mmdvae import data, kernels, losses, networks, priors  # noqa: E402
 from mmdvae.models import ELBOVAE, MMDVAE, Autoencoder, InfoVAE  # noqa: E402
+from mmdvae.models import AAE, VIMAE, MutualAE  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
+    "AAE", "VIMAE", "MutualAE",
     "data", "kernels", "losses", "networks", "priors",
 ]

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-MODEL_CHOICES = ("mmd", "elbo")
+MODEL_CHOICES = ("mmd", "elbo", "infovae", "aae", "vimae-n", "vimae-l", "mutual")
 DATASET_CHOICES = ("mnist", "fashion_mnist")
 
 
@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model; DIR receives model.keras, history.json, "
         "samples.png and (2-D latents) latent_scatter.png.",
     )
-    train.add_argument("--model", choices=MODEL_CHOICES, default="mmd")
+    train.add_argument("--model", choices=MODEL_CHOICES, default="mmd",
+                       help="infovae: alpha=0.5, lambda_=100, Bernoulli likelihood; "
+                       "vimae-n/-l: VIMAE with the normal/logistic prior; "
+                       "mutual: MutualAE with M=1 nat")
     train.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist")
     train.add_argument("--latent-dim", type=_positive_int, default=20)
     train.add_argument("--epochs", type=_positive_int, default=10)
@@ -57,7 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_class(name):
     import mmdvae
 
-    return {"mmd": mmdvae.MMDVAE, "elbo": mmdvae.ELBOVAE}[name]
+    if name in ("vimae-n", "vimae-l"):
+        prior = "normal" if name == "vimae-n" else "logistic"
+        return lambda **arguments: mmdvae.VIMAE(prior=prior, **arguments)
+    if name == "infovae":
+        return lambda **arguments: mmdvae.InfoVAE(
+            alpha=0.5, lambda_=100.0, encoder_type="gaussian", reconstruction="bernoulli",
+            **arguments)
+    return {"mmd": mmdvae.MMDVAE, "elbo": mmdvae.ELBOVAE, "aae": mmdvae.AAE,
+            "mutual": mmdvae.MutualAE}[name]
 
 
 def train(args) -> int:
@@ -84,8 +95,11 @@ def train(args) -> int:
                             data_dir=args.data_dir)
     model = _model_class(args.model)(latent_dim=args.latent_dim, network=args.network,
                                      seed=args.seed)
+    extra = {}
+    if isinstance(model, mmdvae.AAE):
+        extra["discriminator_optimizer"] = keras.optimizers.Adam(args.learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                  jit_compile=not args.no_jit)
+                  jit_compile=not args.no_jit, **extra)
 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -67,3 +67,21 @@ def kl_divergence_standard_normal(z_mean, z_log_var):
     return 0.5 * tf.reduce_sum(
         tf.square(z_mean) + tf.exp(z_log_var) - z_log_var - 1.0, axis=-1
     )
+
+
+def categorical_negative_log_likelihood(one_hot, logits):
+    """``-log p(x|z)`` of a categorical decoder over the last axis, per example.
+
+    ``one_hot`` holds one-hot (or relaxed) values; the softmax cross-entropy is
+    summed over every other axis.
+    """
+    terms = -tf.reduce_sum(one_hot * tf.nn.log_softmax(logits, axis=-1), axis=-1)
+    return tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), axis=-1)
+
+
+def gaussian_log_density(x, mean, log_var):
+    """``log N(x; mean, diag exp(log_var))`` summed over the last axis."""
+    return -0.5 * tf.reduce_sum(
+        math.log(2.0 * math.pi) + log_var + tf.square(x - mean) * tf.exp(-log_var),
+        axis=-1,
+    )

@@ -134,3 +134,28 @@ def make_decoder(
         x = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
         outputs = layers.Conv2DTranspose(out_channels, 3, strides=1, padding="same")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def make_discriminator(
+    latent_dim: int,
+    hidden_units: tuple = (512, 512),
+    name: str = "discriminator",
+) -> keras.Model:
+    """Builds a latent-space discriminator ``z -> logit`` (adversarial autoencoder).
+
+    Dense layers with leaky ReLU 0.2, as in Makhzani et al., "Adversarial
+    Autoencoders" (ICLR 2016 workshop), then one logit: positive for codes it
+    takes for prior samples.
+
+    Args:
+        latent_dim: the size of the code.
+        hidden_units: the widths of the hidden layers. Defaults to ``(512, 512)``.
+        name: the Keras model's name.
+    """
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    x = inputs
+    for units in hidden_units:
+        x = layers.Dense(int(units))(x)
+        x = layers.LeakyReLU(negative_slope=0.2)(x)
+    outputs = layers.Dense(1, name="logit")(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -22,6 +22,12 @@ MODELS = [
                  id="ELBOVAE-beta4-gaussian"),
     pytest.param(mmdvae.InfoVAE, {"alpha": 0.5, "lambda_": 10.0,
                                   "encoder_type": "gaussian"}, id="InfoVAE-mmd"),
+    pytest.param(mmdvae.InfoVAE, {"alpha": 0.5, "lambda_": 2.0, "divergence": "stein",
+                                  "encoder_type": "gaussian"}, id="InfoVAE-stein"),
+    pytest.param(mmdvae.AAE, {"discriminator_units": (16,)}, id="AAE"),
+    pytest.param(mmdvae.VIMAE, {"prior": "normal"}, id="VIMAE-n"),
+    pytest.param(mmdvae.VIMAE, {"prior": "logistic"}, id="VIMAE-l"),
+    pytest.param(mmdvae.MutualAE, {"information": 0.5}, id="MutualAE"),
 ]
 
 
@@ -37,6 +43,13 @@ def make_model(model_class, arguments, seed=0):
                        **arguments)
 
 
+def compile_model(model, **arguments):
+    """Compiles with the defaults; models with a discriminator get its optimizer."""
+    if hasattr(model, "discriminator_optimizer"):
+        arguments["discriminator_optimizer"] = keras.optimizers.Adam(1e-3)
+    model.compile(**arguments)
+
+
 def weights_of(model):
     return [np.array(weight) for weight in model.autoencoder_weights]
 
@@ -44,7 +57,7 @@ def weights_of(model):
 @pytest.mark.parametrize("model_class, arguments", MODELS)
 def test_harness(model_class, arguments, tiny_images, tmp_path):
     model = make_model(model_class, arguments)
-    model.compile(jit_compile=False)
+    compile_model(model, jit_compile=False)
     before = weights_of(model)
     history = model.fit(tiny_images, batch_size=16, epochs=1, verbose=0,
                         validation_data=(tiny_images,))
@@ -95,7 +108,7 @@ def test_xla_matches_graph_mode(model_class, arguments, tiny_images):
     for jit_compile in (False, True):
         model = make_model(model_class, arguments, seed=1)
         fix_random_numbers(model)
-        model.compile(jit_compile=jit_compile)
+        compile_model(model, jit_compile=jit_compile)
         # A dataset leaves the batch size unknown to the compiled step.
         batches = tf.data.Dataset.from_tensor_slices(tiny_images).batch(16)
         model.fit(batches, epochs=2, verbose=0)

@@ -1,8 +1,11 @@
 """The models: one base class and one short file per model."""
 
+from mmdvae.models.aae import AAE
 from mmdvae.models.base import Autoencoder
 from mmdvae.models.elbo_vae import ELBOVAE
 from mmdvae.models.info_vae import InfoVAE
 from mmdvae.models.mmd_vae import MMDVAE
+from mmdvae.models.mutual_ae import MutualAE
+from mmdvae.models.vimae import VIMAE
 
-__all__ = ["Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE"]
+__all__ = ["AAE", "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE", "MutualAE", "VIMAE"]
