@@ -1,0 +1,50 @@
+"""Trains a tiny model for a few epochs, optionally from a saved `.keras` file.
+
+Run by tests/test_saving.py in fresh processes:
+``python train_and_save.py SPEC.json`` where the JSON object holds ``model``
+(a class name in mmdvae), ``arguments``, ``epochs``, ``load`` (a `.keras` path
+or null), ``save`` (a `.keras` path or null) and ``weights`` (an `.npz` path
+receiving every model variable and every optimizer variable).
+"""
+
+import json
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import mmdvae
+
+IMAGE_SHAPE = (8, 8, 1)
+
+
+def main(spec_path):
+    spec = json.loads(open(spec_path).read())
+    keras.utils.set_random_seed(0)
+    tf.config.experimental.enable_op_determinism()
+    images = np.random.default_rng(0).uniform(size=(64,) + IMAGE_SHAPE).astype("float32")
+    if spec["load"]:
+        model = keras.saving.load_model(spec["load"])
+    else:
+        model_class = getattr(mmdvae, spec["model"])
+        model = model_class(latent_dim=3, image_shape=IMAGE_SHAPE, network="mlp", seed=0,
+                            **spec["arguments"])
+        model.compile()
+    model.fit(images, batch_size=16, epochs=spec["epochs"], shuffle=False, verbose=0)
+    if spec["save"]:
+        model.save(spec["save"])
+    optimizers = [model.optimizer] + [
+        value for value in vars(model).values()
+        if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer
+    ]
+    arrays = {f"model/{index}/{variable.path}": np.array(variable)
+              for index, variable in enumerate(model.variables)}
+    for number, optimizer in enumerate(optimizers):
+        for index, variable in enumerate(optimizer.variables):
+            arrays[f"optimizer{number}/{index}/{variable.path}"] = np.array(variable)
+    np.savez(spec["weights"], **arrays)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
