@@ -1,10 +1,11 @@
-"""Trains a tiny model for a few epochs, optionally from a saved `.keras` file.
+"""Trains tiny models for a few epochs, optionally from saved `.keras` files.
 
-Run by tests/test_saving.py in fresh processes:
-``python train_and_save.py SPEC.json`` where the JSON object holds ``model``
-(a class name in mmdvae), ``arguments``, ``epochs``, ``load`` (a `.keras` path
-or null), ``save`` (a `.keras` path or null) and ``weights`` (an `.npz` path
-receiving every model variable and every optimizer variable).
+Run by tests/test_saving.py in fresh processes: ``python train_and_save.py
+RUNS.json`` where the JSON list holds runs, each an object with ``model`` (a
+class name in mmdvae), ``arguments``, ``epochs``, ``load`` (a `.keras` path or
+null), ``save`` (a `.keras` path or null) and ``weights`` (an `.npz` path that
+receives every model variable and every optimizer variable). Each run starts
+from ``keras.utils.set_random_seed(0)`` with op determinism on.
 """
 
 import json
@@ -19,10 +20,14 @@ import mmdvae
 IMAGE_SHAPE = (8, 8, 1)
 
 
-def main(spec_path):
-    spec = json.loads(open(spec_path).read())
-    keras.utils.set_random_seed(0)
+def main(runs_path):
     tf.config.experimental.enable_op_determinism()
+    for spec in json.loads(open(runs_path).read()):
+        run(spec)
+
+
+def run(spec):
+    keras.utils.set_random_seed(0)
     images = np.random.default_rng(0).uniform(size=(64,) + IMAGE_SHAPE).astype("float32")
     if spec["load"]:
         model = keras.saving.load_model(spec["load"])
@@ -38,11 +43,13 @@ def main(spec_path):
         value for value in vars(model).values()
         if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer
     ]
-    arrays = {f"model/{index}/{variable.path}": np.array(variable)
+    # Keys by position and kind: layer names differ between models of one process.
+    arrays = {f"model/{index}/{variable.name}": np.array(variable)
               for index, variable in enumerate(model.variables)}
     for number, optimizer in enumerate(optimizers):
         for index, variable in enumerate(optimizer.variables):
-            arrays[f"optimizer{number}/{index}/{variable.path}"] = np.array(variable)
+            kind = variable.name.rsplit("_", 1)[-1]
+            arrays[f"optimizer{number}/{index}/{kind}"] = np.array(variable)
     np.savez(spec["weights"], **arrays)
 
 
