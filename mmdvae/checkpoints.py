@@ -147,7 +147,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self._epoch = 0
 
     def _take_snapshot(self):
-        self._snapshot = [np.array(variable) for variable in _state_variables(self.model)]
+        variables = _state_variables(self.model)
+        self._snapshot = [np.array(variable) for variable in variables]
 
     def on_train_begin(self, logs=None):
         self.message = None

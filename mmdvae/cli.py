@@ -138,9 +138,11 @@ def _check_resumable(out, args):
             f"there is none (start the run without --resume)"
         )
     recorded = state.get("arguments", {})
-    changed = [f"--{name.replace('_', '-')} {recorded[name]!r} -> {getattr(args, name)!r}"
-               for name in _RUN_ARGUMENTS
-               if name in recorded and recorded[name] != getattr(args, name, None)]
+    changed = [
+        f"--{name.replace('_', '-')} {recorded[name]!r} -> {getattr(args, name)!r}"
+        for name in _RUN_ARGUMENTS
+        if name in recorded and recorded[name] != getattr(args, name, None)
+    ]
     if changed:
         raise SystemExit(
             "error: --resume must repeat the interrupted run's arguments; changed: "

@@ -98,7 +98,8 @@ def _check_batch_sizes(model, num_images, batch_size, argument):
     smallest = min(num_images, num_images % batch_size or batch_size)
     if smallest < needed:
         raise ValueError(
-            f"{_model_text(model)} needs at least {needed} images per batch; received {num_images} images "
+            f"{_model_text(model)} needs at least {needed} images per batch; "
+            f"received {num_images} images "
             f"in `{argument}` with batch_size={batch_size}, which leaves a batch of "
             f"{smallest}. Choose a batch_size that leaves no batch of 1, or drop "
             f"the remainder."
@@ -135,7 +136,7 @@ def check_images(model, images, argument: str = "images", batch_size=None,
 
 
 def check_codes(model, z, argument: str = "z") -> None:
-    """Checks latent codes given to ``decode``: shape ``(batch, latent_dim)``, finite."""
+    """Checks codes given to ``decode``: shape ``(batch, latent_dim)``, finite."""
     shape = tuple(z.shape) if hasattr(z, "shape") else np.shape(z)
     if len(shape) != 2 or shape[-1] not in (None, model.latent_dim):
         raise ValueError(
@@ -168,7 +169,8 @@ def _check_dataset(model, dataset, argument, batch_needs_loss):
         if batch_needs_loss and len(first) < model.min_batch_size:
             raise ValueError(
                 f"{_model_text(model)} needs at least {model.min_batch_size} images "
-                f"per batch; received a dataset `{argument}` whose first batch holds {len(first)}."
+                f"per batch; received a dataset `{argument}` whose first batch "
+                f"holds {len(first)}."
             )
         _check_values(model, first, f"{argument} (first batch)")
         return
