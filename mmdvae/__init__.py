@@ -14,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mmdvae import data, kernels, losses, networks, priors  # noqa: E402
 from mmdvae.models import ELBOVAE, MMDVAE, Autoencoder, InfoVAE  # noqa: E402
 from mmdvae.models import AAE, VIMAE, MutualAE  # noqa: E402
+from mmdvae import checkpoints, validation  # noqa: E402
+from mmdvae.export import export_saved_model  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,5 @@ __all__ = [
     "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
     "AAE", "VIMAE", "MutualAE",
     "data", "kernels", "losses", "networks", "priors",
+    "checkpoints", "export_saved_model", "validation",
 ]

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true",
                        help="allow writing into a non-empty output directory")
     train.add_argument("--no-jit", action="store_true", help="do not compile steps with XLA")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run in DIR from its last completed "
+                       "epoch (DIR/backup keeps one after every epoch)")
     return parser
 
 
@@ -75,9 +78,12 @@ def train(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise SystemExit(f"error: --out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+    if args.resume:
+        _check_resumable(out, args)
+    elif out.is_dir() and any(out.iterdir()) and not args.overwrite:
         raise SystemExit(
-            f"error: --out {out} is not empty; choose another directory or pass --overwrite"
+            f"error: --out {out} is not empty; choose another directory, pass "
+            f"--resume to continue its run or --overwrite"
         )
 
     import keras
@@ -103,14 +109,16 @@ def train(args) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    history = model.fit(train_images, epochs=args.epochs, validation_data=test_images,
-                        verbose=1 if sys.stdout.isatty() else 2)
+    model, history, stop_message = _fit_with_backup(model, args, out, train_images,
+                                                    test_images)
     seconds = time.perf_counter() - start
-
-    model.save(out / "model.keras")
-    record = {"epochs": args.epochs, "seconds": seconds, "history": history.history,
+    record = {"epochs": len(history.get("loss", [])), "seconds": seconds,
+              "history": history,
               "arguments": {k: v for k, v in vars(args).items() if k != "command"}}
     (out / "history.json").write_text(json.dumps(record, indent=2, default=float))
+    if stop_message:
+        raise SystemExit(f"error: {stop_message}")
+    model.save(out / "model.keras")
 
     figure = plotting.image_grid(model.sample(100, seed=args.seed).numpy(), num_columns=10,
                                  title=f"{args.model} samples from the prior")
@@ -123,10 +131,60 @@ def train(args) -> int:
         figure = plotting.latent_scatter(codes, labels,
                                          title=f"{args.model}: test codes by class")
         figure.savefig(out / "latent_scatter.png", dpi=100)
-    final = {key: values[-1] for key, values in history.history.items()}
+    final = {key: values[-1] for key, values in history.items()}
     print(f"trained {args.epochs} epochs in {seconds:.1f} s; wrote {out}")
     print("  ".join(f"{key}={value:.5g}" for key, value in final.items()))
     return 0
+
+
+#: Arguments a resumed run must share with the run it continues.
+_RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "batch_size", "network",
+                  "learning_rate", "train_size", "seed")
+
+
+def _check_resumable(out, args):
+    from mmdvae import checkpoints
+
+    state = checkpoints.read_backup_state(out / "backup")
+    if state is None:
+        raise SystemExit(
+            f"error: --resume needs the backup of an earlier run in {out / 'backup'}; "
+            f"there is none (start the run without --resume)"
+        )
+    recorded = state.get("arguments", {})
+    changed = [
+        f"--{name.replace('_', '-')} {recorded[name]!r} -> {getattr(args, name)!r}"
+        for name in _RUN_ARGUMENTS
+        if name in recorded and recorded[name] != getattr(args, name, None)
+    ]
+    if changed:
+        raise SystemExit(
+            "error: --resume must repeat the interrupted run's arguments; changed: "
+            + ", ".join(changed)
+        )
+
+
+def _fit_with_backup(model, args, out, train_images, test_images):
+    """Fits with a per-epoch backup in OUT/backup; resumes from it with --resume.
+
+    Returns the model (the restored one when resuming), the history of every
+    epoch of the run and the stop message of a non-finite loss (or ``None``).
+    """
+    from mmdvae import checkpoints
+
+    history, initial_epoch = {}, 0
+    if args.resume:
+        model, initial_epoch, history = checkpoints.restore_backup(out / "backup")
+        print(f"resuming after epoch {initial_epoch} from {out / 'backup'}", flush=True)
+    arguments = {name: getattr(args, name, None) for name in _RUN_ARGUMENTS}
+    backup = checkpoints.EpochBackup(out / "backup", history=history,
+                                     metadata={"arguments": arguments})
+    stop = checkpoints.StopOnNonFiniteLoss(out / "model.keras")
+    if initial_epoch < args.epochs:
+        model.fit(train_images, epochs=args.epochs, initial_epoch=initial_epoch,
+                  validation_data=test_images, callbacks=[stop, backup],
+                  verbose=1 if sys.stdout.isatty() else 2)
+    return model, backup.history, stop.message
 
 
 def main(argv=None) -> int:

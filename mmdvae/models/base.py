@@ -16,7 +16,7 @@ import math
 import keras
 import tensorflow as tf
 
-from mmdvae import losses, networks, priors
+from mmdvae import losses, networks, priors, validation
 
 ENCODER_TYPES = ("deterministic", "gaussian")
 
@@ -24,6 +24,8 @@ ENCODER_TYPES = ("deterministic", "gaussian")
 #: standard-deviation floor 0.005 of the InfoVAE authors' evaluation script; the
 #: upper end keeps ``exp`` finite.
 LOG_VARIANCE_RANGE = (2.0 * math.log(0.005), 10.0)
+
+_SEED_STATE_KEY = "seed_generator_state"
 
 
 def _check_choice(argument, value, allowed):
@@ -161,6 +163,51 @@ class Autoencoder(keras.Model):
     def metrics(self):
         return self.trackers
 
+    # --- Saving ----------------------------------------------------------------
+
+    def save_own_variables(self, store):
+        # The seed generator is not a layer, so Keras would not save its state:
+        # a reloaded model would repeat its random draws from the start.
+        super().save_own_variables(store)
+        store[_SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        own = {key: store[key] for key in store.keys() if key != _SEED_STATE_KEY}
+        super().load_own_variables(own)
+        if _SEED_STATE_KEY in store.keys():
+            self.seed_generator.state.assign(store[_SEED_STATE_KEY])
+
+    def export(self, filepath, overwrite: bool = False, **kwargs):
+        """Writes a SavedModel with named endpoints, see ``mmdvae.export``."""
+        from mmdvae.export import export_saved_model
+
+        if kwargs:
+            raise TypeError(
+                f"Autoencoder.export takes `filepath` and `overwrite`; received "
+                f"the unexpected arguments {sorted(kwargs)}."
+            )
+        return export_saved_model(self, filepath, overwrite=overwrite)
+
+    # --- Input checks before any work -----------------------------------------
+
+    @property
+    def min_batch_size(self) -> int:
+        """The smallest batch the loss can be estimated on."""
+        return 1
+
+    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        validation.check_fit_inputs(self, x, batch_size, kwargs.get("validation_data"),
+                                    kwargs.get("validation_batch_size"))
+        return super().fit(x, y, batch_size, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        validation.check_data(self, x, batch_size, argument="x")
+        return super().evaluate(x, y, batch_size, *args, **kwargs)
+
+    def predict(self, x, batch_size=None, *args, **kwargs):
+        validation.check_data(self, x, batch_size, argument="x", batch_needs_loss=False)
+        return super().predict(x, batch_size, *args, **kwargs)
+
     @property
     def autoencoder_weights(self):
         """The weights the autoencoder update trains (encoder and decoder)."""
@@ -212,6 +259,7 @@ class Autoencoder(keras.Model):
 
     def encode(self, images, sample: bool = False):
         """Codes of ``images``: the posterior mean, or a sample when ``sample``."""
+        validation.check_images(self, images)
         images = tf.convert_to_tensor(images, dtype=self.compute_dtype)
         self._check_images(images)
         z, z_mean, _ = self.posterior(images)
@@ -228,6 +276,7 @@ class Autoencoder(keras.Model):
 
     def decode(self, z):
         """Images (pixel probabilities or means in [0, 1]) decoded from codes ``z``."""
+        validation.check_codes(self, z)
         logits, _ = self.decoder_outputs(tf.convert_to_tensor(z, dtype=self.compute_dtype))
         return tf.sigmoid(logits)
 

@@ -95,6 +95,11 @@ class InfoVAE(Autoencoder):
                 f"Argument `num_prior_samples` must be None (the batch size) or a "
                 f"positive integer; received num_prior_samples={num_prior_samples!r}."
             )
+        if num_prior_samples == 1 and estimator == "unbiased":
+            raise ValueError(
+                "Argument `num_prior_samples` must be >= 2 for the unbiased MMD "
+                "estimator; received num_prior_samples=1."
+            )
         kernel_kwargs = {} if bandwidth is None else {"bandwidth": bandwidth}
         kernels.get_kernel(kernel, **kernel_kwargs)
         if divergence == "stein":
@@ -118,6 +123,12 @@ class InfoVAE(Autoencoder):
         self.estimator = estimator
         self.num_prior_samples = num_prior_samples
         self.kernel_kwargs = kernel_kwargs
+
+    @property
+    def min_batch_size(self) -> int:
+        # The unbiased MMD leaves out each code's kernel with itself.
+        uses_mmd = "mmd" in self.extra_metric_names and self.divergence_weight > 0
+        return 2 if uses_mmd and self.estimator == "unbiased" else 1
 
     @property
     def kl_weight(self):
