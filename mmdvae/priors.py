@@ -3,7 +3,9 @@
 A prior is any ``tfp.distributions.Distribution`` whose event shape is
 ``[latent_dim]``. Names give the common ones: ``"normal"`` (standard normal),
 ``"logistic"`` (standard logistic per dimension, the VIMAE-l prior) and
-``"uniform"`` (uniform on ``[-1, 1]`` per dimension).
+``"uniform"`` (uniform on ``[-1, 1]`` per dimension). Models store a named
+prior in their config; a model built on any other distribution cannot be
+serialised by config (save its weights and rebuild it with the same prior).
 """
 
 import tensorflow as tf

@@ -254,10 +254,9 @@ def test_mutual_ae_trains_r_on_the_bound_and_the_decoder_on_the_penalty(tiny_ima
     model = tiny_model(mmdvae.MutualAE, information=3.0, penalty_weight=2.0)
     images = tf.constant(tiny_images[:8])
     prior_z = model.prior_samples(8, seed=tf.constant([5, 0]))
-    noise = tf.random.stateless_normal([8] + list(IMAGE_SHAPE), seed=[6, 0])
+    # The same draws in the model's step and in the reference below.
     model.prior_samples = lambda num_samples, seed=None: prior_z
-    model.normal_noise = lambda shape: tf.reshape(noise, shape) if shape[0] == 8 else (
-        tf.zeros(shape))
+    model.normal_noise = lambda shape: tf.random.stateless_normal(shape, seed=[6, 0])
     r_weights = model.inference_network.trainable_weights
     decoder_weights = model.decoder.trainable_weights
     with tf.GradientTape(persistent=True) as tape:
@@ -265,19 +264,20 @@ def test_mutual_ae_trains_r_on_the_bound_and_the_decoder_on_the_penalty(tiny_ima
         samples = model.decoder_samples(prior_z)
         bound = model.information_bound(prior_z, samples)
         penalty = 2.0 * tf.square(bound - 3.0)
+        negative_bound = -bound
+        decoder_objective = penalty + terms["reconstruction_loss"]
     np.testing.assert_allclose(terms["mutual_information_bound"], bound, rtol=1e-6)
     np.testing.assert_allclose(terms["information_penalty"], penalty, rtol=1e-6)
     np.testing.assert_allclose(
         terms["regularization_loss"], terms["kl_divergence"] + penalty, rtol=1e-6)
-    # r climbs the bound, whatever the penalty wants.
+    # r climbs the bound, whatever the penalty wants. Its gradient is the difference
+    # of two about 12 times larger ones (2 gamma |I_hat - M|), hence the tolerance.
     for ours, theirs in zip(tape.gradient(terms["loss"], r_weights),
-                            tape.gradient(-bound, r_weights), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-7)
+                            tape.gradient(negative_bound, r_weights), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=2e-6)
     # The decoder sees the penalty through its samples (and the reconstruction).
-    reconstruction = terms["reconstruction_loss"]
     for ours, theirs in zip(tape.gradient(terms["loss"], decoder_weights),
-                            tape.gradient(penalty + reconstruction, decoder_weights),
-                            strict=True):
+                            tape.gradient(decoder_objective, decoder_weights), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
