@@ -200,23 +200,24 @@ class FigureCallback(keras.callbacks.Callback):
 
     def draw(self, epoch: int):
         """Draws and writes the figure of ``epoch``; returns the PNG path, if any."""
+        from PIL import Image
+
         figure = self.make_figure(epoch)
         try:
-            figure.set_dpi(self.dpi)
-            path = self.path(epoch)
-            if path is not None:
-                figure.savefig(path, dpi=self.dpi)
-                self.written.append(path)
-            if self._writer is not None or self.gif:
-                pixels = plotting.figure_to_array(figure)
-                if self.gif:
-                    self.frames.append(pixels)
-                if self._writer is not None:
-                    with self._writer.as_default():
-                        tf.summary.image(self.name, pixels[None], step=epoch)
-                    self._writer.flush()
+            # One rendering serves the PNG file, the GIF frame and TensorBoard.
+            pixels = plotting.figure_to_array(figure, dpi=self.dpi)
         finally:
             plt.close(figure)
+        path = self.path(epoch)
+        if path is not None:
+            Image.fromarray(pixels).save(path)
+            self.written.append(path)
+        if self.gif:
+            self.frames.append(pixels)
+        if self._writer is not None:
+            with self._writer.as_default():
+                tf.summary.image(self.name, pixels[None], step=epoch)
+            self._writer.flush()
         return path
 
 
@@ -379,7 +380,7 @@ class DensityContours(FigureCallback):
 
     default_name = "density"
 
-    def __init__(self, images, num_points: int = 2000, seed: int = 0, limits=None, **kwargs):
+    def __init__(self, images, num_points: int = 1000, seed: int = 0, limits=None, **kwargs):
         super().__init__(**kwargs)
         _check_positive_int("num_points", num_points)
         images = np.asarray(images, dtype=np.float32)

@@ -448,7 +448,7 @@ def density_contours(
     q(z) is the mixture ``mean_i N(z; codes_i, diag exp(z_log_var_i))`` when the
     encoder's log-variances are given (Gaussian encoders; ``codes`` are then the
     means), otherwise a Gaussian kernel density estimate of the codes (Scott's
-    bandwidth). Both densities are drawn at the levels enclosing
+    bandwidth per coordinate, ``std * n ** (-1/6)``). Both densities are drawn at the levels enclosing
     ``CONTOUR_MASSES`` of their mass on the plotted grid.
     """
     codes = np.asarray(codes, dtype=np.float64)
@@ -467,13 +467,12 @@ def density_contours(
     if limits is None:
         quantiles = np.asarray(prior.distribution.quantile(np.float32([[0.005] * 2, [0.995] * 2])))
         limits = _limits(codes, quantiles)
-    grid_x, grid_y, points, cell_area = _grid(*limits, size=100)
+    grid_x, grid_y, points, cell_area = _grid(*limits, size=64)
     if z_log_var is None:
-        from scipy.stats import gaussian_kde
-
-        q_density = gaussian_kde(codes.T)(points.T)
-    else:
-        q_density = _mixture_density(points, codes, z_log_var)
+        # Scott's rule per coordinate: bandwidth std * n ** (-1 / (d + 4)), d = 2.
+        bandwidth = codes.std(axis=0) * len(codes) ** (-1 / 6) + 1e-12
+        z_log_var = np.broadcast_to(2 * np.log(bandwidth), codes.shape)
+    q_density = _mixture_density(points, codes, z_log_var)
     p_density = _prior_density_on(prior, points)
     figure, axes = _new_axes(axes, (6.0, 5.6))
     for density, color, name in ((p_density, "tab:gray", "p(z)"), (q_density, "tab:red", "q(z)")):

@@ -2,6 +2,7 @@
 
 import os
 import stat
+from pathlib import Path
 
 import keras
 import matplotlib.pyplot as plt
@@ -149,3 +150,63 @@ def test_bad_callback_arguments_are_named(arguments, message, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=message):
         callbacks.SampleGrid(**arguments)
+
+
+def test_cli_draws_the_chosen_figures(tmp_path, data_dir, capsys):
+    from mmdvae import cli
+
+    out = tmp_path / "run"
+    code = cli.main(
+        ["train", "--latent-dim", "2", "--epochs", "2", "--batch-size", "100",
+         "--train-size", "200", "--network", "mlp", "--data-dir", str(data_dir),
+         "--figures", "samples,morph,interpolations", "--figure-every", "2", "--gif",
+         "--tensorboard", "--out", str(out)])
+    assert code == 0
+    assert sorted(path.name for path in (out / "figures").iterdir()) == [
+        "interpolations.gif", "interpolations_epoch_0002.png", "morph_grid.gif",
+        "morph_grid_epoch_0002.png", "samples.gif", "samples_epoch_0002.png"]
+    assert set(image_summaries(out / "logs")) == {
+        ("samples", 2), ("morph_grid", 2), ("interpolations", 2)}
+
+
+def test_notebook_02_runs(tmp_path, data_dir, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    root = Path(__file__).resolve().parents[1]
+    notebook = nbformat.read(root / "notebooks" / "02_fashion_mnist_elbo_vs_mmd.ipynb",
+                             as_version=4)
+    monkeypatch.setenv("MMDVAE_NOTEBOOK_QUICK", "1")
+    monkeypatch.setenv("MMDVAE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    outputs = "".join(output.get("text", "") for cell in notebook.cells
+                      for output in cell.get("outputs", []))
+    assert "ELBO-VAE: test codes mean" in outputs and "MMD-VAE: test codes mean" in outputs
+    run = tmp_path / "runs" / "fashion_mnist_2d"
+    assert (run / "comparison.png").is_file() and (run / "density.png").is_file()
+    for name in ("elbo", "mmd"):
+        assert {"samples_epoch_0001.png", "latent_scatter_epoch_0001.png",
+                "morph_grid_epoch_0001.png", "latent_scatter.gif"} <= {
+            path.name for path in (run / name).iterdir()}
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--figures", "samples,contours"], "--figures: must be 'none' or a comma-separated"),
+        (["--figures", "morph", "--latent-dim", "20"],
+         "--figures morph needs --latent-dim 2; received --latent-dim 20"),
+        (["--figure-every", "0"], "--figure-every: must be a positive integer; received 0"),
+    ],
+)
+def test_cli_refuses_figures_it_cannot_draw(arguments, message, tmp_path, capsys):
+    from mmdvae import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--out", str(tmp_path / "run"), *arguments])
+    error = str(exit_info.value.code) + capsys.readouterr().err
+    assert message in error
+    assert not (tmp_path / "run").exists()
