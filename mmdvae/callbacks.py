@@ -314,7 +314,7 @@ class LatentScatter(FigureCallback):
         self.limits = limits
 
     def make_figure(self, epoch):
-        codes = plotting._encode(self.model, self.images)
+        codes = plotting.encode_in_batches(self.model, self.images)
         return plotting.latent_scatter(
             codes, self.labels, class_names=self.class_names, limits=self.limits,
             prior=self.model.prior if self.prior_contours else None,

@@ -61,7 +61,7 @@ def _check_positive_int(argument, value):
         )
 
 
-def _encode(model, images):
+def encode_in_batches(model, images):
     """Codes of ``images`` in batches, as a NumPy array."""
     return np.concatenate(
         [
@@ -71,7 +71,7 @@ def _encode(model, images):
     )
 
 
-def _decode(model, codes):
+def decode_in_batches(model, codes):
     codes = np.asarray(codes, dtype=np.float32)
     return np.concatenate(
         [
@@ -160,7 +160,7 @@ def sample_grid(
             f"Argument `codes` must have shape (n, {model.latent_dim}) to match the "
             f"model's latent_dim={model.latent_dim}; received shape {codes.shape}."
         )
-    return image_grid(_decode(model, codes), num_columns, title=title, axes=axes)
+    return image_grid(decode_in_batches(model, codes), num_columns, title=title, axes=axes)
 
 
 def reconstruction_grid(
@@ -375,7 +375,7 @@ def morph_grid(
             f"`interpolation_grid` (or the InterpolationGrid callback) for any latent size."
         )
     codes = quantile_codes(model.prior, num_rows, quantile_range)
-    images = _decode(model, codes.reshape(-1, 2))
+    images = decode_in_batches(model, codes.reshape(-1, 2))
     figure, axes = _new_axes(axes, (7.0, 7.0))
     canvas = tile_images(images, num_rows)
     _show_canvas(axes, canvas, title)
@@ -411,11 +411,11 @@ def interpolation_grid(
         raise ValueError(
             f"Argument `num_steps` must be an integer >= 2; received num_steps={num_steps!r}."
         )
-    start_codes = _encode(model, start_images)
-    end_codes = _encode(model, end_images)
+    start_codes = encode_in_batches(model, start_images)
+    end_codes = encode_in_batches(model, end_images)
     weights = np.linspace(0.0, 1.0, num_steps, dtype=np.float32)[None, :, None]
     codes = (1 - weights) * start_codes[:, None] + weights * end_codes[:, None]
-    decoded = _decode(model, codes.reshape(-1, codes.shape[-1]))
+    decoded = decode_in_batches(model, codes.reshape(-1, codes.shape[-1]))
     decoded = decoded.reshape(len(start_images), num_steps, *start_images.shape[1:])
     rows = np.concatenate([start_images[:, None], decoded, end_images[:, None]], axis=1)
     num_columns = num_steps + 2

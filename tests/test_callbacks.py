@@ -160,7 +160,7 @@ def test_cli_draws_the_chosen_figures(tmp_path, data_dir, capsys):
         ["train", "--latent-dim", "2", "--epochs", "2", "--batch-size", "100",
          "--train-size", "200", "--network", "mlp", "--data-dir", str(data_dir),
          "--figures", "samples,morph,interpolations", "--figure-every", "2", "--gif",
-         "--tensorboard", "--out", str(out)])
+         "--tensorboard", "--no-jit", "--out", str(out)])
     assert code == 0
     assert sorted(path.name for path in (out / "figures").iterdir()) == [
         "interpolations.gif", "interpolations_epoch_0002.png", "morph_grid.gif",
