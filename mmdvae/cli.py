@@ -57,7 +57,71 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in DIR from its last completed "
                        "epoch (DIR/backup keeps one after every epoch)")
+    _add_figure_options(train)
     return parser
+
+
+# === Figures during training ===
+
+FIGURE_CHOICES = ("samples", "reconstructions", "scatter", "morph", "interpolations", "density")
+TWO_DIMENSIONAL_FIGURES = ("morph", "density")
+
+
+def _figure_list(text):
+    names = [name for name in text.split(",") if name] if text != "none" else []
+    unknown = [name for name in names if name not in FIGURE_CHOICES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"must be 'none' or a comma-separated list of {', '.join(FIGURE_CHOICES)}; "
+            f"received {text}")
+    return names
+
+
+def _add_figure_options(train):
+    figures = train.add_argument_group(
+        "figures", "figures drawn while training, into DIR/figures/{name}_epoch_NNNN.png")
+    figures.add_argument(
+        "--figures", type=_figure_list, default=["samples", "scatter"], metavar="LIST",
+        help=f"comma-separated figures among {', '.join(FIGURE_CHOICES)}, or 'none' "
+        f"(default: samples,scatter; morph and density need --latent-dim 2)")
+    figures.add_argument("--figure-every", type=_positive_int, default=1, metavar="N",
+                         help="draw the figures every N epochs (default: 1)")
+    figures.add_argument("--gif", action="store_true",
+                         help="also write DIR/figures/{name}.gif, the figures across epochs")
+    figures.add_argument("--tensorboard", action="store_true",
+                         help="also write the figures as TensorBoard images into DIR/logs")
+
+
+def _check_figure_arguments(args):
+    two_dimensional = [name for name in args.figures if name in TWO_DIMENSIONAL_FIGURES]
+    if two_dimensional and args.latent_dim != 2:
+        raise SystemExit(
+            f"error: --figures {','.join(two_dimensional)} needs --latent-dim 2; received "
+            f"--latent-dim {args.latent_dim} (use 'interpolations' for any latent size)")
+
+
+def _figure_callbacks(args, out):
+    """The figure callbacks chosen by ``--figures``, drawing from the test split."""
+    if not args.figures:
+        return []
+    from mmdvae import callbacks, data
+
+    images, labels = data.load_arrays(args.dataset, "test", with_labels=True,
+                                      data_dir=args.data_dir)
+    settings = dict(every=args.figure_every, output_dir=out / "figures", gif=args.gif,
+                    log_dir=out / "logs" if args.tensorboard else None,
+                    overwrite=args.overwrite)
+    makers = {
+        "samples": lambda: callbacks.SampleGrid(seed=args.seed, **settings),
+        "reconstructions": lambda: callbacks.ReconstructionGrid(images, **settings),
+        "scatter": lambda: callbacks.LatentScatter(images, labels, seed=args.seed,
+                                                   **settings),
+        "morph": lambda: callbacks.MorphGrid(**settings),
+        "interpolations": lambda: callbacks.InterpolationGrid(images[0:10:2], images[1:10:2],
+                                                              **settings),
+        "density": lambda: callbacks.DensityContours(images, seed=args.seed, **settings),
+    }
+    return [makers[name]() for name in args.figures]
 
 
 def _model_class(name):
@@ -85,6 +149,7 @@ def train(args) -> int:
             f"error: --out {out} is not empty; choose another directory, pass "
             f"--resume to continue its run or --overwrite"
         )
+    _check_figure_arguments(args)
 
     import keras
     import numpy as np
@@ -108,9 +173,10 @@ def train(args) -> int:
                   jit_compile=not args.no_jit, **extra)
 
     out.mkdir(parents=True, exist_ok=True)
+    figure_callbacks = _figure_callbacks(args, out)
     start = time.perf_counter()
     model, history, stop_message = _fit_with_backup(model, args, out, train_images,
-                                                    test_images)
+                                                    test_images, figure_callbacks)
     seconds = time.perf_counter() - start
     record = {"epochs": len(history.get("loss", [])), "seconds": seconds,
               "history": history,
@@ -164,7 +230,7 @@ def _check_resumable(out, args):
         )
 
 
-def _fit_with_backup(model, args, out, train_images, test_images):
+def _fit_with_backup(model, args, out, train_images, test_images, callbacks=()):
     """Fits with a per-epoch backup in OUT/backup; resumes from it with --resume.
 
     Returns the model (the restored one when resuming), the history of every
@@ -182,7 +248,7 @@ def _fit_with_backup(model, args, out, train_images, test_images):
     stop = checkpoints.StopOnNonFiniteLoss(out / "model.keras")
     if initial_epoch < args.epochs:
         model.fit(train_images, epochs=args.epochs, initial_epoch=initial_epoch,
-                  validation_data=test_images, callbacks=[stop, backup],
+                  validation_data=test_images, callbacks=[stop, backup, *callbacks],
                   verbose=1 if sys.stdout.isatty() else 2)
     return model, backup.history, stop.message
 

@@ -1,0 +1,233 @@
+"""The figure functions of mmdvae.plotting, on tiny inputs with the Agg backend."""
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import scipy.stats
+
+import mmdvae
+from mmdvae import plotting
+
+IMAGE_SHAPE = (8, 8, 1)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).uniform(size=(12,) + IMAGE_SHAPE).astype("float32")
+
+
+def tiny_model(latent_dim=2, **arguments):
+    return mmdvae.MMDVAE(latent_dim=latent_dim, image_shape=IMAGE_SHAPE, network="mlp",
+                         seed=0, **arguments)
+
+
+def shown_canvas(figure, index=0):
+    """The array an image figure displays (its first axes' image)."""
+    return np.asarray(figure.axes[index].images[0].get_array())
+
+
+def test_tile_images_places_each_image_in_its_cell():
+    images = np.arange(7 * 4 * 5, dtype=np.float32).reshape(7, 4, 5, 1) / 140.0
+    canvas = plotting.tile_images(images, num_columns=3)
+    assert canvas.shape == (3 * 4, 3 * 5, 1)
+    for index in range(7):
+        row, column = divmod(index, 3)
+        np.testing.assert_array_equal(
+            canvas[row * 4 : row * 4 + 4, column * 5 : column * 5 + 5], images[index])
+    np.testing.assert_array_equal(canvas[8:, 5:], 1.0)  # the two empty cells are white
+
+
+def test_image_grid_renders_a_picture_that_is_not_constant(images):
+    figure = plotting.image_grid(images, num_columns=4, title="tiny")
+    np.testing.assert_array_equal(shown_canvas(figure), plotting.tile_images(images, 4)[..., 0])
+    pixels = plotting.figure_to_array(figure)
+    assert pixels.ndim == 3 and pixels.shape[2] == 4 and pixels[..., :3].std() > 10
+
+
+def test_sample_grid_decodes_the_prior_draws_of_its_seed():
+    model = tiny_model()
+    figure = plotting.sample_grid(model, num_samples=6, num_columns=3, seed=5)
+    codes = model.prior_samples(6, seed=np.array([5, 0]))
+    expected = plotting.tile_images(model.decode(codes).numpy(), 3)[..., 0]
+    np.testing.assert_allclose(shown_canvas(figure), expected, atol=1e-6)
+    assert shown_canvas(figure).std() > 0
+    with pytest.raises(ValueError, match=r"shape \(n, 2\).*received shape \(4, 3\)"):
+        plotting.sample_grid(model, codes=np.zeros((4, 3)))
+
+
+def test_reconstruction_grid_puts_originals_above_reconstructions(images):
+    reconstructions = 1.0 - images
+    figure = plotting.reconstruction_grid(images[:5], reconstructions[:5], num_columns=3)
+    canvas = shown_canvas(figure)
+    assert canvas.shape == (4 * 8, 3 * 8)  # bands of 3 pairs: 2 bands, 2 rows each
+    np.testing.assert_array_equal(canvas[0:8, 8:16], images[1, ..., 0])
+    np.testing.assert_array_equal(canvas[8:16, 8:16], reconstructions[1, ..., 0])
+    np.testing.assert_array_equal(canvas[16:24, 0:8], images[3, ..., 0])
+    np.testing.assert_array_equal(canvas[24:32, 8:16], reconstructions[4, ..., 0])
+    with pytest.raises(ValueError, match="same shape"):
+        plotting.reconstruction_grid(images[:5], reconstructions[:4])
+
+
+def test_latent_scatter_requires_labels():
+    with pytest.raises(ValueError, match="`labels` is required.*received labels=None"):
+        plotting.latent_scatter(np.zeros((5, 2)), None)
+    with pytest.raises(ValueError, match=r"shape \(5,\) to match"):
+        plotting.latent_scatter(np.zeros((5, 2)), np.zeros(4))
+
+
+def test_latent_scatter_draws_2d_codes_with_prior_contours_and_a_legend():
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(300, 2))
+    labels = rng.integers(0, 3, size=300)
+    model = tiny_model()
+    figure = plotting.latent_scatter(codes, labels, prior=model.prior,
+                                     class_names=["a", "b", "c"])
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "z[0]"
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["a", "b", "c"]
+    points = [collection for collection in axes.collections if hasattr(collection, "get_offsets")
+              and len(collection.get_offsets()) and collection.get_label() in "abc"]
+    np.testing.assert_allclose(points[1].get_offsets(), codes[labels == 1])
+    # The axes hold the prior's 99% region (radius sqrt(-2 log 0.01) = 3.03).
+    assert axes.get_xlim()[0] < -2.5 and axes.get_xlim()[1] > 2.5
+    assert any(type(c).__name__ == "QuadContourSet" for c in axes.collections)
+
+
+def test_latent_scatter_projects_long_codes_on_principal_components():
+    rng = np.random.default_rng(2)
+    codes = rng.normal(size=(400, 5)) * np.array([5.0, 0.2, 2.0, 0.1, 0.1])
+    labels = np.zeros(400, dtype=int)
+    figure = plotting.latent_scatter(codes, labels)
+    axes = figure.axes[0]
+    # float64 reference: eigen-decomposition of the covariance.
+    centred = codes - codes.mean(0)
+    eigenvalues, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(eigenvalues)[::-1]
+    reference = centred @ eigenvectors[:, order[:2]]
+    shown = axes.collections[0].get_offsets()
+    signs = np.sign(np.sum(shown * reference, axis=0))
+    np.testing.assert_allclose(shown * signs, reference, rtol=1e-6, atol=1e-9)
+    ratio = eigenvalues[order[0]] / eigenvalues.sum()
+    assert axes.get_xlabel() == f"principal component 1 ({ratio:.0%} of variance)"
+    assert axes.get_ylabel().startswith("principal component 2")
+
+
+@pytest.mark.parametrize(
+    "prior, quantile",
+    [("normal", scipy.stats.norm.ppf), ("logistic", scipy.stats.logistic.ppf),
+     ("uniform", lambda q: 2 * np.asarray(q) - 1)],
+)
+def test_quantile_codes_corners_are_the_prior_quantiles(prior, quantile):
+    model = tiny_model(prior=prior)
+    codes = plotting.quantile_codes(model.prior, num_rows=5, quantile_range=(0.1, 0.8))
+    assert codes.shape == (5, 5, 2)
+    low, high = quantile(0.1), quantile(0.8)
+    np.testing.assert_allclose(codes[0, 0], [low, high], rtol=1e-5)  # top left
+    np.testing.assert_allclose(codes[0, -1], [high, high], rtol=1e-5)
+    np.testing.assert_allclose(codes[-1, 0], [low, low], rtol=1e-5)
+    np.testing.assert_allclose(codes[-1, -1], [high, low], rtol=1e-5)
+    np.testing.assert_allclose(codes[2, 1], [quantile(0.275), quantile(0.45)], rtol=1e-5)
+
+
+def test_morph_grid_decodes_the_quantile_codes():
+    model = tiny_model(prior="logistic")
+    figure = plotting.morph_grid(model, num_rows=4, quantile_range=(0.05, 0.95))
+    codes = plotting.quantile_codes(model.prior, 4, (0.05, 0.95)).reshape(-1, 2)
+    expected = plotting.tile_images(model.decode(codes).numpy(), 4)[..., 0]
+    np.testing.assert_allclose(shown_canvas(figure), expected, atol=1e-6)
+    labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert labels == [f"{scipy.stats.logistic.ppf(0.05):.2f}", f"{scipy.stats.logistic.ppf(0.95):.2f}"]
+
+
+def test_morph_grid_refuses_codes_it_cannot_draw():
+    with pytest.raises(ValueError, match="latent_dim=2; received a model with latent_dim=3"):
+        plotting.morph_grid(tiny_model(latent_dim=3))
+    with pytest.raises(ValueError, match="quantile_range"):
+        plotting.quantile_codes(tiny_model().prior, quantile_range=(0.0, 0.9))
+
+
+def test_interpolation_grid_rows_run_from_start_to_end(images):
+    model = tiny_model(latent_dim=3)
+    figure = plotting.interpolation_grid(model, images[:2], images[2:4], num_steps=3)
+    canvas = shown_canvas(figure)
+    assert canvas.shape == (2 * 8, 5 * 8)
+    np.testing.assert_array_equal(canvas[8:16, 0:8], images[1, ..., 0])
+    np.testing.assert_array_equal(canvas[8:16, 32:40], images[3, ..., 0])
+    start, end = model.encode(images[1:2]), model.encode(images[3:4])
+    np.testing.assert_allclose(canvas[8:16, 8:16], model.decode(start)[0, ..., 0], atol=1e-6)
+    middle = model.decode(0.5 * start + 0.5 * end)[0, ..., 0]
+    np.testing.assert_allclose(canvas[8:16, 16:24], middle, atol=1e-6)
+
+
+def test_mixture_density_matches_scipy():
+    rng = np.random.default_rng(3)
+    means = rng.normal(size=(7, 2))
+    log_variances = rng.normal(scale=0.5, size=(7, 2))
+    points = rng.normal(size=(11, 2)) * 2
+    expected = np.mean([
+        scipy.stats.multivariate_normal(mean, np.diag(np.exp(log_var))).pdf(points)
+        for mean, log_var in zip(means, log_variances, strict=True)], axis=0)
+    np.testing.assert_allclose(plotting._mixture_density(points, means, log_variances),
+                               expected, rtol=1e-10)
+
+
+def test_mass_levels_of_a_standard_normal_are_analytic():
+    grid_x, grid_y, points, cell_area = plotting._grid((-7, 7), (-7, 7), size=400)
+    density = scipy.stats.multivariate_normal(np.zeros(2), np.eye(2)).pdf(points)
+    levels = plotting._mass_levels(density, cell_area, masses=(0.5, 0.9))
+    # The region {p > c} of N(0, I) in 2-D holds mass 1 - 2 pi c.
+    np.testing.assert_allclose(levels, np.sort((1 - np.array([0.5, 0.9])) / (2 * np.pi)),
+                               rtol=2e-2)
+
+
+def test_density_contours_draws_q_against_p():
+    model = tiny_model()
+    rng = np.random.default_rng(4)
+    codes = rng.normal(loc=2.0, size=(200, 2))
+    figure = plotting.density_contours(codes, model.prior, z_log_var=np.full((200, 2), -2.0))
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["p(z)", "q(z)"]
+    assert sum(type(c).__name__ == "QuadContourSet" for c in axes.collections) == 2
+    assert plotting.figure_to_array(figure)[..., :3].std() > 10
+    with pytest.raises(ValueError, match=r"2-D codes only; received shape \(200, 3\)"):
+        plotting.density_contours(rng.normal(size=(200, 3)), model.prior)
+
+
+def test_training_curves_read_a_history_a_dict_and_a_file(tmp_path):
+    values = {"loss": [3.0, 2.0, 1.0], "mmd": [0.5, 0.2, 0.1], "val_loss": [3.5, 2.5, 2.0]}
+
+    class History:
+        history = values
+
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"epochs": 3, "history": values}))
+    for source in (History(), values, path, str(path)):
+        figure = plotting.training_curves(source)
+        loss_axes = figure.axes[0]
+        assert loss_axes.get_title() == "loss"
+        np.testing.assert_array_equal(loss_axes.lines[1].get_ydata(), values["val_loss"])
+        assert [axes.get_title() for axes in figure.axes if axes.get_visible()] == ["loss", "mmd"]
+        plt.close(figure)
+    with pytest.raises(ValueError, match="must name logged quantities"):
+        plotting.training_curves(values, keys=["kl"])
+    with pytest.raises(TypeError, match="received an object of type int"):
+        plotting.training_curves(3)
+    with pytest.raises(ValueError, match="no history file"):
+        plotting.training_curves(tmp_path / "missing.json")
+
+
+def test_figures_draw_into_given_axes(images):
+    model = tiny_model()
+    figure, grid = plt.subplots(1, 3)
+    assert plotting.sample_grid(model, num_samples=4, axes=grid[0]) is figure
+    assert plotting.morph_grid(model, num_rows=3, axes=grid[1]) is figure
+    assert plotting.latent_scatter(np.zeros((3, 2)), np.arange(3), axes=grid[2]) is figure
+    assert len(figure.axes) == 3
