@@ -740,7 +740,7 @@ def classifier_outputs(classifier, images, batch_size: int = 500):
     import keras
 
     features_model = keras.Model(
-        classifier.inputs,
+        classifier.inputs[0],
         [classifier.get_layer("features").output, classifier.outputs[0]],
     )
     features, probabilities = [], []

@@ -111,10 +111,13 @@ def test_log_likelihood_of_an_untrained_bernoulli_model_matches_numpy():
 # === Full-data MMD ===
 
 
-def test_full_data_mmd_in_chunks_equals_one_shot_float64():
+@pytest.mark.parametrize("num_codes", [
+    2_000, pytest.param(10_000, marks=pytest.mark.slow)])
+def test_full_data_mmd_in_chunks_equals_one_shot_float64(num_codes):
+    # 10,000 codes: about 3 minutes and 5.5 GB for the one-shot reference.
     rng = np.random.default_rng(0)
-    codes = rng.normal(0.1, 1.1, size=(10_000, 8))
-    prior = rng.normal(size=(10_000, 8))
+    codes = rng.normal(0.1, 1.1, size=(num_codes, 8))
+    prior = rng.normal(size=(num_codes, 8))
     for estimator in ("biased", "unbiased"):
         one_shot = float(kernels.compute_mmd(tf.constant(codes), tf.constant(prior),
                                              estimator=estimator))
@@ -223,12 +226,19 @@ def test_class_cross_entropy_analytic():
         pytest.approx(-(math.log(0.7) + 3 * math.log(0.1)) / 4))
 
 
-def test_image_classifier_is_cached_and_scores_real_images(tmp_path, data_dir):
+@pytest.fixture(scope="module")
+def classifier_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("classifier_cache")
+
+
+def test_image_classifier_is_cached_and_scores_real_images(classifier_cache, data_dir):
     classifier, info = evaluation.train_image_classifier(
-        "mnist", data_dir=data_dir, cache_dir=tmp_path, epochs=2, train_size=4000)
+        "mnist", data_dir=data_dir, cache_dir=classifier_cache, epochs=2,
+        train_size=4000)
     assert info["test_accuracy"] > 0.9
     again, again_info = evaluation.train_image_classifier(
-        "mnist", data_dir=data_dir, cache_dir=tmp_path, epochs=2, train_size=4000)
+        "mnist", data_dir=data_dir, cache_dir=classifier_cache, epochs=2,
+        train_size=4000)
     assert again_info == info and again is not classifier
     images, labels = mmdvae.data.load_arrays("mnist", "test", data_dir=data_dir,
                                              with_labels=True)
@@ -283,15 +293,15 @@ def test_clear_errors():
 
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory, data_dir):
-    """Two small models trained for one epoch on 2000 MNIST images."""
+    """Two small models trained for one epoch on 1000 MNIST images."""
     images = mmdvae.data.load_arrays("mnist", "train", data_dir=data_dir,
-                                     train_size=2000)
+                                     train_size=1000)
     runs = {}
     for name, model in (
         ("elbo", mmdvae.ELBOVAE(2, network="mlp", seed=0)),
         ("mmd", mmdvae.MMDVAE(2, network="mlp", seed=0)),
     ):
-        model.compile()
+        model.compile(jit_compile=False)
         model.fit(images, epochs=1, batch_size=100, verbose=0)
         directory = tmp_path_factory.mktemp(name)
         model.save(directory / "model.keras")
@@ -299,13 +309,14 @@ def trained_runs(tmp_path_factory, data_dir):
     return runs
 
 
-def test_cli_evaluate_and_compare(trained_runs, data_dir, tmp_path, capsys):
+def test_cli_evaluate_and_compare(trained_runs, classifier_cache, data_dir, tmp_path,
+                                  capsys):
     elbo = trained_runs["elbo"]
     common = ["--dataset", "mnist", "--data-dir", str(data_dir), "--test-size", "1000",
               "--log-likelihood-images", "5", "--importance-samples", "50",
               "--prior-samples", "500", "--num-labelled", "100",
-              "--cache-dir", str(tmp_path / "cache"), "--classifier-train-size", "2000",
-              "--classifier-epochs", "1", "--num-generated", "500"]
+              "--cache-dir", str(classifier_cache), "--classifier-train-size", "4000",
+              "--classifier-epochs", "2", "--num-generated", "500"]
     assert cli.main(["evaluate", str(elbo), *common, "--out",
                      str(elbo / "evaluation.json")]) == 0
     table = capsys.readouterr().out
