@@ -797,15 +797,18 @@ def frechet_distance(mean_a, covariance_a, mean_b, covariance_b) -> float:
     ||m_a - m_b||^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))
     ```
     """
-    from scipy import linalg
-
     mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
     covariance_a = np.atleast_2d(np.asarray(covariance_a, np.float64))
     covariance_b = np.atleast_2d(np.asarray(covariance_b, np.float64))
-    root = linalg.sqrtm(covariance_a @ covariance_b)
-    root = np.real(root)
-    return float(np.sum(np.square(mean_a - mean_b))
-                 + np.trace(covariance_a + covariance_b - 2.0 * root))
+    # tr (C_a C_b)^(1/2) = sum of the square roots of the eigenvalues of the
+    # symmetric C_a^(1/2) C_b C_a^(1/2); this stays exact for singular
+    # covariances (dead ReLU features) where a general matrix square root fails.
+    values, vectors = np.linalg.eigh(covariance_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    product_values = np.linalg.eigvalsh(root_a @ covariance_b @ root_a)
+    trace_root = np.sum(np.sqrt(np.clip(product_values, 0.0, None)))
+    return float(np.sum(np.square(mean_a - mean_b)) + np.trace(covariance_a)
+                 + np.trace(covariance_b) - 2.0 * trace_root)
 
 
 def classifier_frechet_distance(real_features, generated_features) -> float:

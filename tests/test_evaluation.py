@@ -213,6 +213,15 @@ def test_frechet_distance_analytic():
     expected = np.sum((mean_a - mean_b) ** 2) + np.sum(
         (np.sqrt(variances_a) - np.sqrt(variances_b)) ** 2)
     assert distance == pytest.approx(expected, rel=1e-8)
+    # Covariances that do not commute: the trace term against scipy's sqrtm.
+    from scipy import linalg
+
+    factor_a, factor_b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    covariance_a, covariance_b = factor_a @ factor_a.T, factor_b @ factor_b.T
+    expected = np.sum((mean_a - mean_b) ** 2) + np.trace(
+        covariance_a + covariance_b - 2 * np.real(linalg.sqrtm(covariance_a @ covariance_b)))
+    assert evaluation.frechet_distance(mean_a, covariance_a, mean_b, covariance_b) == (
+        pytest.approx(expected, rel=1e-8))
 
 
 def test_class_cross_entropy_analytic():
