@@ -11,12 +11,12 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mmdvae import data, kernels, losses, networks, priors  # noqa: E402
+from mmdvae import data, evaluation, kernels, losses, networks, priors  # noqa: E402
 from mmdvae.models import ELBOVAE, MMDVAE, Autoencoder, InfoVAE  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
-    "data", "kernels", "losses", "networks", "priors",
+    "data", "evaluation", "kernels", "losses", "networks", "priors",
 ]

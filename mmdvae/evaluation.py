@@ -188,6 +188,8 @@ class LogLikelihood:
             "data_standard_error": float(
                 np.std(self.per_image, ddof=1) / math.sqrt(len(self.per_image))
             ) if len(self.per_image) > 1 else float("nan"),
+            "per_image_standard_error_rms": float(
+                np.sqrt(np.mean(np.square(self.per_image_standard_error)))),
             "num_images": len(self.per_image),
             "num_samples": self.num_samples,
             "proposal": self.proposal,

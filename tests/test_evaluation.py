@@ -362,3 +362,19 @@ def test_cli_evaluate_and_compare(trained_runs, classifier_cache, data_dir, tmp_
     assert "| mmd |" in text and "log_det_covariance" in text
     with pytest.raises(SystemExit, match="no evaluation.json"):
         cli.main(["compare", str(elbo), str(tmp_path), "--out", str(tmp_path / "r.md")])
+
+
+def test_train_options_reach_the_model():
+    args = cli.build_parser().parse_args([
+        "train", "--out", "unused", "--encoder-type", "gaussian",
+        "--reconstruction", "bernoulli", "--lambda", "1000"])
+    options = cli._model_options(args)
+    assert options == {"encoder_type": "gaussian", "reconstruction": "bernoulli",
+                       "lambda_": 1000.0}
+    model = cli._model_class("mmd")(latent_dim=2, network="mlp", **options)
+    assert (model.encoder_type, model.reconstruction, model.lambda_) == (
+        "gaussian", "bernoulli", 1000.0)
+    elbo = cli.build_parser().parse_args(
+        ["train", "--model", "elbo", "--out", "unused", "--lambda", "2"])
+    with pytest.raises(SystemExit, match="--lambda does not apply to --model elbo"):
+        cli._model_options(elbo)
