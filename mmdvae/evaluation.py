@@ -68,12 +68,15 @@ def _as_images(model, images, argument: str = "images") -> np.ndarray:
     expected = tuple(model.image_shape)
     if images.ndim != len(expected) + 1 or images.shape[1:] != expected:
         raise ValueError(
-            f"Argument `{argument}` must have shape (n, {', '.join(map(str, expected))}) "
+            f"Argument `{argument}` must have shape "
+            f"(n, {', '.join(map(str, expected))}) "
             f"to match the model's image_shape={expected}; received shape "
             f"{images.shape}."
         )
     if len(images) == 0:
-        raise ValueError(f"Argument `{argument}` is empty; at least one image is needed.")
+        raise ValueError(
+            f"Argument `{argument}` is empty; at least one image is needed."
+        )
     return images
 
 
@@ -345,7 +348,8 @@ def _prior_log_likelihood(model, images, num_samples, seed, batch_size, mse_vari
     samples = prior_samples(model, num_samples, seed).astype(np.float32)
     ones = [1] * len(model.image_shape)
     for start in range(0, num_samples, z_batch):
-        logits, std = model.decoder_outputs(tf.constant(samples[start : start + z_batch]))
+        z = tf.constant(samples[start : start + z_batch])
+        logits, std = model.decoder_outputs(z)
         count = int(logits.shape[0])
         for first in range(0, len(images), image_batch):
             batch = tf.constant(images[first : first + image_batch])
@@ -465,7 +469,8 @@ def log_det_covariance(codes) -> float:
 # === Information in the codes ===
 
 
-def mutual_information(z_mean, z_log_var, seed: int = 0, chunk_size: int = 1000) -> float:
+def mutual_information(z_mean, z_log_var, seed: int = 0,
+                       chunk_size: int = 1000) -> float:
     """Monte Carlo ``I_q(x; z)`` of a Gaussian encoder over a dataset, in nats.
 
     With ``q(z) = 1/N sum_n q(z|x_n)`` the aggregate posterior of the ``N`` images:
@@ -725,7 +730,8 @@ def train_image_classifier(
         metrics=["accuracy"],
     )
     classifier.fit(images, labels, batch_size=128, epochs=epochs, verbose=0)
-    _, accuracy = classifier.evaluate(test_images, test_labels, batch_size=500, verbose=0)
+    _, accuracy = classifier.evaluate(test_images, test_labels, batch_size=500,
+                                      verbose=0)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Written under a temporary name and renamed, so a reader never sees half a file.
     temporary = cache_dir / f".{name}.{os.getpid()}.keras"
@@ -782,7 +788,8 @@ def class_cross_entropy(real_labels, generated_probabilities,
     generated_probabilities = _as_codes(generated_probabilities,
                                         "generated_probabilities")
     num_classes = num_classes or generated_probabilities.shape[1]
-    real = np.bincount(np.asarray(real_labels), minlength=num_classes).astype(np.float64)
+    real = np.bincount(np.asarray(real_labels), minlength=num_classes)
+    real = real.astype(np.float64)
     real /= real.sum()
     generated = generated_probabilities.mean(axis=0)
     present = real > 0
@@ -988,7 +995,8 @@ def evaluate(
             accuracies = {}
             for size in num_labelled:
                 for corruption, level in [(None, 0.0), *corruptions]:
-                    name = f"{size}" if corruption is None else f"{size}_{corruption}_{level:g}"
+                    name = (f"{size}" if corruption is None
+                            else f"{size}_{corruption}_{level:g}")
                     accuracies[name] = latent_classification_accuracy(
                         model, train_images, train_labels, test_images, test_labels,
                         size, latent_classifier, corruption, level, seed)
