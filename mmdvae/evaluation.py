@@ -1012,9 +1012,25 @@ def evaluate(
                 results[metric] = classifier_frechet_distance(
                     real_outputs[0], generated_outputs[0])
         seconds[metric] = time.perf_counter() - start
+    if {"log_likelihood", "prior_log_likelihood"} <= set(results):
+        results["log_likelihood_compute_ratio"] = _compute_ratio(
+            results["log_likelihood"], results["prior_log_likelihood"])
     results["skipped"] = skipped
     results["seconds"] = seconds
     return results
+
+
+def _compute_ratio(posterior: dict, prior: dict) -> float:
+    """Prior-proposal samples per encoder-proposal sample for equal per-image error.
+
+    Both errors fall as ``1 / sqrt(K)``, so the prior proposal needs
+    ``K_prior (se_prior / se_posterior)^2`` samples to match the encoder proposal's
+    error with ``K_posterior``; each sample costs one decoder evaluation.
+    """
+    needed = prior["num_samples"] * (
+        prior["per_image_standard_error_rms"]
+        / posterior["per_image_standard_error_rms"]) ** 2
+    return float(needed / posterior["num_samples"])
 
 
 def flatten(results: dict, prefix: str = "") -> dict:

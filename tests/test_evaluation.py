@@ -333,6 +333,10 @@ def test_cli_evaluate_and_compare(trained_runs, classifier_cache, data_dir, tmp_
     assert set(results["metrics"]) >= set(evaluation.METRICS)
     assert results["metrics"]["skipped"] == {}
     assert "log_likelihood.mean" in table and "latent_accuracy.100" in table
+    metrics = results["metrics"]
+    assert metrics["log_likelihood_compute_ratio"] == pytest.approx(
+        500 * (metrics["prior_log_likelihood"]["per_image_standard_error_rms"]
+               / metrics["log_likelihood"]["per_image_standard_error_rms"]) ** 2 / 50)
 
     # The file's numbers are the library's on the same images.
     model = keras.saving.load_model(elbo / "model.keras")
