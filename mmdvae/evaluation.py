@@ -283,7 +283,9 @@ def log_likelihood(
     image, while the posterior proposal draws for each image. The standard error
     of each per-image estimate is the delta-method one, ``sd(w) / (sqrt(K)
     mean(w))`` for the importance weights ``w``; it is itself uncertain when a few
-    weights dominate.
+    weights dominate, and it measures the spread of the sampling only: an encoder
+    much narrower than the true posterior (an MMD-VAE's, with no KL term) gives
+    steady weights and a small error around an estimate that is biased low.
 
     Args:
         model: a trained ``Autoencoder``.
