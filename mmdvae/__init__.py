@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mmdvae import data, kernels, losses, networks, priors  # noqa: E402
+from mmdvae import data, evaluation, kernels, losses, networks, priors  # noqa: E402
 from mmdvae.models import ELBOVAE, MMDVAE, Autoencoder, InfoVAE  # noqa: E402
 from mmdvae.models import AAE, VIMAE, MutualAE  # noqa: E402
 from mmdvae import checkpoints, validation  # noqa: E402
@@ -22,6 +22,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
     "AAE", "VIMAE", "MutualAE",
-    "data", "kernels", "losses", "networks", "priors",
+    "data", "evaluation", "kernels", "losses", "networks", "priors",
     "checkpoints", "export_saved_model", "validation",
 ]

@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m mmdvae train ...``."""
+"""Command-line interface: ``python -m mmdvae train|evaluate|compare ...``."""
 
 import argparse
 import json
@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--network", choices=("dcgan", "conv", "mlp"), default="dcgan",
                        help="encoder/decoder architecture (dcgan: the InfoVAE authors')")
     train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--encoder-type", choices=("deterministic", "gaussian"),
+                       default=None, help="MMD-VAE encoder (default: the model's)")
+    train.add_argument("--reconstruction", choices=("mse", "bernoulli", "gaussian"),
+                       default=None, help="reconstruction term (default: the model's)")
+    train.add_argument("--lambda", dest="lambda_", type=float, default=None,
+                       help="MMD-VAE divergence weight (default: the model's, 1)")
     train.add_argument("--out", required=True, metavar="DIR", help="output directory")
     train.add_argument(
         "--data-dir", metavar="DIR", default=None,
@@ -58,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue an interrupted run in DIR from its last completed "
                        "epoch (DIR/backup keeps one after every epoch)")
     _add_figure_options(train)
+    _add_evaluation_commands(commands)
     return parser
 
 
@@ -124,6 +131,61 @@ def _figure_callbacks(args, out):
     return [makers[name]() for name in args.figures]
 
 
+def _add_evaluation_commands(commands) -> None:
+    from mmdvae.evaluation import CLASSIFIERS, METRICS
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="measure a trained model (log-likelihood, MMD, classifiers, ...)",
+        description="Compute the papers' measures of a trained model on a test set, "
+        "print them as a table and write them to a JSON file.",
+    )
+    evaluate.add_argument("model_path", metavar="MODEL_PATH",
+                          help="a .keras file or a run directory holding model.keras")
+    evaluate.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist")
+    evaluate.add_argument("--metrics", nargs="+", choices=METRICS, default=None,
+                          help="measures to compute (default: every one the model allows)")
+    evaluate.add_argument("--out", required=True, metavar="FILE.json")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="allow replacing an existing --out file")
+    evaluate.add_argument("--data-dir", metavar="DIR", default=None)
+    evaluate.add_argument("--test-size", type=_positive_int, default=None,
+                          help="use the first N test images (default: all)")
+    evaluate.add_argument("--log-likelihood-images", type=_positive_int, default=100,
+                          help="test images whose log-likelihood is estimated")
+    evaluate.add_argument("--importance-samples", type=_positive_int, default=1000,
+                          help="K of the encoder-proposal log-likelihood")
+    evaluate.add_argument("--prior-samples", type=_positive_int, default=50_000,
+                          help="K of the prior-proposal log-likelihood")
+    evaluate.add_argument("--num-generated", type=_positive_int, default=10_000,
+                          help="prior samples scored by the image classifier")
+    evaluate.add_argument("--num-labelled", type=_positive_int, nargs="+",
+                          default=[100, 1000], help="labelled codes of the latent accuracy")
+    evaluate.add_argument("--latent-classifier", choices=CLASSIFIERS, default="knn")
+    evaluate.add_argument("--noise-std", type=float, nargs="*", default=[],
+                          help="Gaussian input noise levels of the latent accuracy")
+    evaluate.add_argument("--mask-fraction", type=float, nargs="*", default=[],
+                          help="masked pixel fractions of the latent accuracy")
+    evaluate.add_argument("--kernel", default="tutorial", help="MMD kernel name")
+    evaluate.add_argument("--mse-variance", type=float, default=None,
+                          help="decoder variance assumed for log p(x) of an mse model")
+    evaluate.add_argument("--cache-dir", default=None,
+                          help="image classifier cache (default: ~/.cache/mmdvae)")
+    evaluate.add_argument("--classifier-epochs", type=_positive_int, default=2)
+    evaluate.add_argument("--classifier-train-size", type=_positive_int, default=None)
+    evaluate.add_argument("--seed", type=int, default=0)
+
+    compare = commands.add_parser(
+        "compare",
+        help="put several evaluated runs side by side in a Markdown report",
+        description="Each RUN_DIR must hold evaluation.json (from `evaluate --out "
+        "RUN_DIR/evaluation.json`); its figures (*.png) are linked in the report.",
+    )
+    compare.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
+    compare.add_argument("--out", required=True, metavar="REPORT.md")
+    compare.add_argument("--overwrite", action="store_true")
+
+
 def _model_class(name):
     import mmdvae
 
@@ -136,6 +198,19 @@ def _model_class(name):
             **arguments)
     return {"mmd": mmdvae.MMDVAE, "elbo": mmdvae.ELBOVAE, "aae": mmdvae.AAE,
             "mutual": mmdvae.MutualAE}[name]
+
+
+def _model_options(args) -> dict:
+    """The optional model arguments given on the command line."""
+    options = {"encoder_type": args.encoder_type, "reconstruction": args.reconstruction,
+               "lambda_": args.lambda_}
+    if args.model == "elbo":
+        for name in ("encoder_type", "lambda_"):
+            if options[name] is not None:
+                flag = "--lambda" if name == "lambda_" else "--encoder-type"
+                raise SystemExit(f"error: {flag} does not apply to --model elbo "
+                                 "(its encoder is Gaussian and its KL weight is 1)")
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def train(args) -> int:
@@ -164,8 +239,11 @@ def train(args) -> int:
     )
     test_images = data.load(args.dataset, "test", batch_size=args.batch_size,
                             data_dir=args.data_dir)
-    model = _model_class(args.model)(latent_dim=args.latent_dim, network=args.network,
-                                     seed=args.seed)
+    try:
+        model = _model_class(args.model)(latent_dim=args.latent_dim, network=args.network,
+                                         seed=args.seed, **_model_options(args))
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: --model {args.model}: {error}") from None
     extra = {}
     if isinstance(model, mmdvae.AAE):
         extra["discriminator_optimizer"] = keras.optimizers.Adam(args.learning_rate)
@@ -205,7 +283,8 @@ def train(args) -> int:
 
 #: Arguments a resumed run must share with the run it continues.
 _RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "batch_size", "network",
-                  "learning_rate", "train_size", "seed")
+                  "learning_rate", "train_size", "seed", "encoder_type",
+                  "reconstruction", "lambda_")
 
 
 def _check_resumable(out, args):
@@ -253,8 +332,147 @@ def _fit_with_backup(model, args, out, train_images, test_images, callbacks=()):
     return model, backup.history, stop.message
 
 
+def _model_file(path: Path) -> Path:
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise SystemExit(f"error: no model file at {path} (expected a .keras file or "
+                         "a run directory holding model.keras)")
+    return path
+
+
+def _check_output_file(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise SystemExit(f"error: --out {path} exists; choose another file or pass "
+                         "--overwrite")
+
+
+def evaluate(args) -> int:
+    model_file = _model_file(Path(args.model_path))
+    out = Path(args.out)
+    _check_output_file(out, args.overwrite)
+    for name in ("noise_std", "mask_fraction"):
+        for level in getattr(args, name):
+            if not (level >= 0 and (name == "noise_std" or level <= 1)):
+                raise SystemExit(f"error: --{name.replace('_', '-')} {level} must be "
+                                 f"{'>= 0' if name == 'noise_std' else 'in [0, 1]'}")
+
+    import keras
+
+    import mmdvae  # noqa: F401  (registers the model classes)
+    from mmdvae import data, evaluation
+
+    model = keras.saving.load_model(model_file, compile=False)
+    if tuple(model.image_shape) != data.IMAGE_SHAPE:
+        raise SystemExit(f"error: the model's image_shape={model.image_shape} does not "
+                         f"match {args.dataset}'s {data.IMAGE_SHAPE}")
+    try:
+        chosen, _ = evaluation.select_metrics(model, args.metrics, True, args.mse_variance)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    test_images, test_labels = data.load_arrays(args.dataset, "test", with_labels=True,
+                                                data_dir=args.data_dir)
+    test_images, test_labels = test_images[: args.test_size], test_labels[: args.test_size]
+    train_images = train_labels = None
+    if "latent_accuracy" in chosen:
+        train_images, train_labels = data.load_arrays(
+            args.dataset, "train", with_labels=True, data_dir=args.data_dir)
+    classifier, classifier_info = None, None
+    if {"class_cross_entropy", "classifier_frechet_distance"} & set(chosen):
+        classifier, classifier_info = evaluation.train_image_classifier(
+            args.dataset, data_dir=args.data_dir, cache_dir=args.cache_dir,
+            epochs=args.classifier_epochs, train_size=args.classifier_train_size)
+    corruptions = [("gaussian", level) for level in args.noise_std] + [
+        ("mask", level) for level in args.mask_fraction]
+    try:
+        results = evaluation.evaluate(
+            model, test_images, test_labels, train_images, train_labels,
+            metrics=args.metrics, image_classifier=classifier,
+            log_likelihood_images=args.log_likelihood_images,
+            importance_samples=args.importance_samples,
+            prior_proposal_samples=args.prior_samples, num_generated=args.num_generated,
+            num_labelled=args.num_labelled, latent_classifier=args.latent_classifier,
+            corruptions=corruptions, kernel=args.kernel, mse_variance=args.mse_variance,
+            seed=args.seed)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    record = {
+        "model": str(model_file), "model_class": type(model).__name__,
+        "latent_dim": model.latent_dim, "dataset": args.dataset,
+        "num_test_images": len(test_images), "image_classifier": classifier_info,
+        "arguments": {k: v for k, v in vars(args).items() if k != "command"},
+        "metrics": results,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, default=float))
+    print(f"{type(model).__name__} (latent_dim={model.latent_dim}) on {args.dataset} "
+          f"test, {len(test_images)} images")
+    table = {key: value for key, value in evaluation.flatten(results).items()
+             if not key.startswith("seconds.")}
+    width = max(map(len, table), default=10)
+    for key, value in table.items():
+        print(f"  {key:<{width}}  {value:.6g}")
+    for metric, reason in results["skipped"].items():
+        print(f"  {metric:<{width}}  skipped: {reason}")
+    print(f"wrote {out}")
+    return 0
+
+
+def compare(args) -> int:
+    import os
+
+    from mmdvae import evaluation
+
+    out = Path(args.out)
+    _check_output_file(out, args.overwrite)
+    runs = []
+    for directory in map(Path, args.run_dirs):
+        path = directory / "evaluation.json"
+        if not path.is_file():
+            raise SystemExit(
+                f"error: {directory} holds no evaluation.json; run `python -m mmdvae "
+                f"evaluate {directory} --out {path}` first")
+        runs.append((directory, json.loads(path.read_text())))
+    names = [directory.name or str(directory) for directory, _ in runs]
+    if len(set(names)) < len(names):
+        names = [str(directory) for directory, _ in runs]
+    tables = [{key: value for key, value in evaluation.flatten(record["metrics"]).items()
+               if not key.startswith("seconds.")} for _, record in runs]
+    keys = list(dict.fromkeys(key for table in tables for key in table))
+    lines = ["# Model comparison", "",
+             "| metric | " + " | ".join(names) + " |",
+             "| --- |" + " --- |" * len(names)]
+    for label, key in (("model", "model_class"), ("latent_dim", "latent_dim"),
+                       ("dataset", "dataset"), ("test images", "num_test_images")):
+        lines.append(f"| {label} | " + " | ".join(str(record.get(key, ""))
+                                                  for _, record in runs) + " |")
+    for key in keys:
+        cells = [f"{table[key]:.6g}" if key in table else "-" for table in tables]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    for name, (_, record) in zip(names, runs, strict=True):
+        for metric, reason in record["metrics"].get("skipped", {}).items():
+            lines.append(f"\n{name}: {metric} skipped ({reason}).")
+    lines += ["", "## Figures", ""]
+    for name, (directory, _) in zip(names, runs, strict=True):
+        figures = sorted(directory.glob("*.png"))
+        if figures:
+            lines += [f"### {name}", ""]
+            lines += [f"![{name} {figure.stem}]"
+                      f"({Path(os.path.relpath(figure.resolve(), out.resolve().parent))})"
+                      for figure in figures]
+            lines.append("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"compared {len(runs)} runs; wrote {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return train(args)
+    if args.command == "evaluate":
+        return evaluate(args)
+    if args.command == "compare":
+        return compare(args)
     return 2
