@@ -330,12 +330,7 @@ class MorphGrid(FigureCallback):
     def __init__(self, num_rows: int = 15, quantile_range=(0.05, 0.95), **kwargs):
         super().__init__(**kwargs)
         _check_positive_int("num_rows", num_rows)
-        low, high = quantile_range
-        if not 0 < low < high < 1:
-            raise ValueError(
-                f"Argument `quantile_range` must be (low, high) with 0 < low < high < 1; "
-                f"received quantile_range={quantile_range!r}."
-            )
+        plotting.check_quantile_range(quantile_range)
         self.num_rows = num_rows
         self.quantile_range = tuple(quantile_range)
 

@@ -316,6 +316,17 @@ def latent_scatter(
     return figure
 
 
+def check_quantile_range(quantile_range) -> tuple:
+    """Returns ``(low, high)`` after checking ``0 < low < high < 1``."""
+    low, high = quantile_range
+    if not 0 < low < high < 1:
+        raise ValueError(
+            f"Argument `quantile_range` must be (low, high) with 0 < low < high < 1; "
+            f"received quantile_range={quantile_range!r}."
+        )
+    return low, high
+
+
 def quantile_codes(prior, num_rows: int = 15, quantile_range=(0.05, 0.95)):
     """Codes ``[num_rows, num_rows, 2]`` on a grid of the prior's quantiles.
 
@@ -332,12 +343,7 @@ def quantile_codes(prior, num_rows: int = 15, quantile_range=(0.05, 0.95)):
             coordinates whose underlying distribution has a ``quantile``.
     """
     _check_positive_int("num_rows", num_rows)
-    low, high = quantile_range
-    if not 0 < low < high < 1:
-        raise ValueError(
-            f"Argument `quantile_range` must be (low, high) with 0 < low < high < 1; "
-            f"received quantile_range={quantile_range!r}."
-        )
+    low, high = check_quantile_range(quantile_range)
     base = getattr(prior, "distribution", None)
     event_shape = getattr(prior, "event_shape", None)
     if base is None or not hasattr(base, "quantile") or event_shape is None or list(

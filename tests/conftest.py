@@ -20,3 +20,29 @@ def data_dir() -> Path:
     if not directory.is_dir():
         pytest.skip(f"No MNIST/Fashion-MNIST IDX files at {directory}.")
     return directory
+
+
+@pytest.fixture
+def run_notebook(tmp_path, data_dir, monkeypatch):
+    """Executes a notebook of notebooks/ in quick mode in tmp_path.
+
+    Returns a function of the notebook's file name that returns the text its
+    cells printed.
+    """
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("MMDVAE_NOTEBOOK_QUICK", "1")
+    monkeypatch.setenv("MMDVAE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
+
+    def run(name):
+        notebook = nbformat.read(root / "notebooks" / name, as_version=4)
+        client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                                         resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
+        return "".join(output.get("text", "") for cell in notebook.cells
+                       for output in cell.get("outputs", []))
+
+    return run

@@ -169,21 +169,8 @@ def test_cli_draws_the_chosen_figures(tmp_path, data_dir, capsys):
         ("samples", 2), ("morph_grid", 2), ("interpolations", 2)}
 
 
-def test_notebook_02_runs(tmp_path, data_dir, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    root = Path(__file__).resolve().parents[1]
-    notebook = nbformat.read(root / "notebooks" / "02_fashion_mnist_elbo_vs_mmd.ipynb",
-                             as_version=4)
-    monkeypatch.setenv("MMDVAE_NOTEBOOK_QUICK", "1")
-    monkeypatch.setenv("MMDVAE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
-    outputs = "".join(output.get("text", "") for cell in notebook.cells
-                      for output in cell.get("outputs", []))
+def test_notebook_02_runs(tmp_path, run_notebook):
+    outputs = run_notebook("02_fashion_mnist_elbo_vs_mmd.ipynb")
     assert "ELBO-VAE: test codes mean" in outputs and "MMD-VAE: test codes mean" in outputs
     run = tmp_path / "runs" / "fashion_mnist_2d"
     assert (run / "comparison.png").is_file() and (run / "density.png").is_file()

@@ -63,19 +63,8 @@ def test_cli_names_the_missing_data_directory(tmp_path, data_dir):
     assert "MMDVAE_DATA_DIR" in result.stderr and "data_dir" in result.stderr
 
 
-def test_notebook_01_runs(tmp_path, data_dir, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    notebook = nbformat.read(ROOT / "notebooks" / "01_mmd_vae_mnist.ipynb", as_version=4)
-    monkeypatch.setenv("MMDVAE_NOTEBOOK_QUICK", "1")
-    monkeypatch.setenv("MMDVAE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
-    outputs = "".join(output.get("text", "") for cell in notebook.cells
-                      for output in cell.get("outputs", []))
+def test_notebook_01_runs(run_notebook):
+    outputs = run_notebook("01_mmd_vae_mnist.ipynb")
     assert "k-NN accuracy of the 2-D test codes" in outputs
 
 
