@@ -20,7 +20,8 @@ $(VENV)/installed: requirements.txt requirements-dev.txt setup.py
 .PHONY: demo test test-slow
 demo: $(VENV)/installed
 	$(VENV)/bin/python -m mmdvae train --model mmd --dataset mnist --latent-dim 2 \
-		--epochs 5 --batch-size 200 --out runs/demo --overwrite
+		--epochs 5 --batch-size 200 --figures samples,scatter,morph --gif \
+		--out runs/demo --overwrite
 
 test: $(VENV)/installed
 	$(VENV)/bin/python -m pytest

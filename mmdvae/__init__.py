@@ -11,11 +11,9 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mmdvae import data, evaluation, kernels, losses, networks, priors  # noqa: E402
-from mmdvae.models import ELBOVAE, MMDVAE, Autoencoder, InfoVAE  # noqa: E402
-from mmdvae.models import AAE, VIMAE, MutualAE  # noqa: E402
-from mmdvae import checkpoints, validation  # noqa: E402
+from mmdvae import checkpoints, data, evaluation, kernels, losses, networks, priors, validation  # noqa: E402  # noqa: E402
 from mmdvae.export import export_saved_model  # noqa: E402
+from mmdvae.models import AAE, ELBOVAE, MMDVAE, VIMAE, Autoencoder, InfoVAE, MutualAE  # noqa: E402  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -122,6 +122,7 @@ def _figure_callbacks(args, out):
         "samples": lambda: callbacks.SampleGrid(seed=args.seed, **settings),
         "reconstructions": lambda: callbacks.ReconstructionGrid(images, **settings),
         "scatter": lambda: callbacks.LatentScatter(images, labels, seed=args.seed,
+                                                   class_names=data.CLASS_NAMES[args.dataset],
                                                    **settings),
         "morph": lambda: callbacks.MorphGrid(**settings),
         "interpolations": lambda: callbacks.InterpolationGrid(images[0:10:2], images[1:10:2],
@@ -273,7 +274,8 @@ def train(args) -> int:
         codes = np.concatenate([model.encode(batch).numpy()
                                 for batch in np.array_split(images, 50)])
         figure = plotting.latent_scatter(codes, labels,
-                                         title=f"{args.model}: test codes by class")
+                                         title=f"{args.model}: test codes by class",
+                                         class_names=data.CLASS_NAMES[args.dataset])
         figure.savefig(out / "latent_scatter.png", dpi=100)
     final = {key: values[-1] for key, values in history.items()}
     print(f"trained {args.epochs} epochs in {seconds:.1f} s; wrote {out}")

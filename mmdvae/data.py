@@ -35,6 +35,12 @@ ENV_VAR = "MMDVAE_DATA_DIR"
 SPLITS = ("train", "test")
 BINARIZE_MODES = (None, "fixed", "stochastic")
 IMAGE_SHAPE = (28, 28, 1)
+#: The names of the labels 0..9 of each dataset.
+CLASS_NAMES = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
 
 _FILE_STEMS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

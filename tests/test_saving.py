@@ -26,6 +26,7 @@ RESUMED_MODELS = [
     ("MMDVAE", {}),
     ("ELBOVAE", {}),
     ("InfoVAE", {"alpha": 0.5, "lambda_": 10.0, "encoder_type": "gaussian"}),
+    ("AAE", {}),
 ]
 
 

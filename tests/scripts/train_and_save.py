@@ -36,7 +36,9 @@ def run(spec):
         model = model_class(latent_dim=3, image_shape=IMAGE_SHAPE, network="mlp", seed=0,
                             **spec["arguments"])
         # Uncompiled steps: quicker to start, and the loaded model must keep it.
-        model.compile(jit_compile=False)
+        extra = ({"discriminator_optimizer": keras.optimizers.Adam(1e-3)}
+                 if isinstance(model, mmdvae.AAE) else {})
+        model.compile(jit_compile=False, **extra)
     model.fit(images, batch_size=16, epochs=spec["epochs"], shuffle=False, verbose=0)
     if spec["save"]:
         model.save(spec["save"])
