@@ -11,9 +11,26 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mmdvae import checkpoints, data, evaluation, kernels, losses, networks, priors, validation  # noqa: E402  # noqa: E402
+from mmdvae import (  # noqa: E402
+    checkpoints,
+    data,
+    evaluation,
+    kernels,
+    losses,
+    networks,
+    priors,
+    validation,
+)
 from mmdvae.export import export_saved_model  # noqa: E402
-from mmdvae.models import AAE, ELBOVAE, MMDVAE, VIMAE, Autoencoder, InfoVAE, MutualAE  # noqa: E402  # noqa: E402
+from mmdvae.models import (  # noqa: E402
+    AAE,
+    ELBOVAE,
+    MMDVAE,
+    VIMAE,
+    Autoencoder,
+    InfoVAE,
+    MutualAE,
+)
 
 __version__ = "0.1.0"
 
