@@ -198,6 +198,10 @@ class Autoencoder(keras.Model):
     def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
         validation.check_fit_inputs(self, x, batch_size, kwargs.get("validation_data"),
                                     kwargs.get("validation_batch_size"))
+        if isinstance(x, tf.data.Dataset):
+            # A dataset keeps its own order (shuffle it with `mmdvae.data.load`);
+            # Keras would otherwise warn that its default shuffle=True is ignored.
+            kwargs.setdefault("shuffle", False)
         return super().fit(x, y, batch_size, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
