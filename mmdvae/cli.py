@@ -117,7 +117,8 @@ def _figure_callbacks(args, out):
                                       data_dir=args.data_dir)
     settings = dict(every=args.figure_every, output_dir=out / "figures", gif=args.gif,
                     log_dir=out / "logs" if args.tensorboard else None,
-                    overwrite=args.overwrite)
+                    # A resumed run adds the epochs after the ones already drawn.
+                    overwrite=args.overwrite or args.resume)
     makers = {
         "samples": lambda: callbacks.SampleGrid(seed=args.seed, **settings),
         "reconstructions": lambda: callbacks.ReconstructionGrid(images, **settings),
