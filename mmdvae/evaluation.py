@@ -542,7 +542,7 @@ def reconstruction_error(model, images, batch_size: int = 500) -> dict:
         z = model.encode(batch)
         logits, std = model.decoder_outputs(z)
         squared += float(tf.reduce_sum(tf.cast(
-            tf.square(tf.sigmoid(logits) - batch), tf.float64)))
+            tf.square(model.decoded_images(z) - batch), tf.float64)))
         own += float(tf.reduce_sum(tf.cast(
             model.reconstruction_terms(batch, logits, std), tf.float64)))
     return {"mse_per_pixel": squared / images.size,

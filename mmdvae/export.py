@@ -83,8 +83,7 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
         return {"z": z_mean, "z_mean": z_mean, "z_log_var": z_log_var}
 
     def decode(z):
-        logits, _ = model.decoder_outputs(z, training=False)
-        return tf.sigmoid(logits)
+        return model.decoded_images(z, training=False)
 
     def reconstruct(images):
         return decode(codes(images)["z"])

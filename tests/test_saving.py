@@ -89,7 +89,8 @@ def test_saved_model_endpoints_match_the_live_model(exported, model_id):
     np.testing.assert_array_equal(served["sample_again"], served["sample"])
     assert np.abs(served["sample_other_seed"] - served["sample"]).max() > 1e-3
     assert served["sample"].shape == (6,) + IMAGE_SHAPE
-    assert 0.0 <= served["decode"].min() and served["decode"].max() <= 1.0
+    if model_id != "MutualAE":  # its Gaussian decoder mean is unbounded
+        assert 0.0 <= served["decode"].min() and served["decode"].max() <= 1.0
 
 
 def test_export_refuses_a_non_empty_directory_and_other_objects(tmp_path):

@@ -278,11 +278,15 @@ class Autoencoder(keras.Model):
         std = tf.maximum(tf.sigmoid(std_logits), losses.MIN_DECODER_STD)
         return mean_logits, std
 
+    def decoded_images(self, z, training=False):
+        """Images (pixel probabilities or means) decoded from ``z``, unchecked."""
+        logits, _ = self.decoder_outputs(z, training=training)
+        return tf.sigmoid(logits)
+
     def decode(self, z):
         """Images (pixel probabilities or means in [0, 1]) decoded from codes ``z``."""
         validation.check_codes(self, z)
-        logits, _ = self.decoder_outputs(tf.convert_to_tensor(z, dtype=self.compute_dtype))
-        return tf.sigmoid(logits)
+        return self.decoded_images(tf.convert_to_tensor(z, dtype=self.compute_dtype))
 
     def reconstruct(self, images):
         """Decodes the codes of ``images`` (posterior means for Gaussian encoders)."""
@@ -296,8 +300,7 @@ class Autoencoder(keras.Model):
 
     def call(self, images, training=False):
         z, _, _ = self.posterior(images, training=training)
-        logits, _ = self.decoder_outputs(z, training=training)
-        return tf.sigmoid(logits)
+        return self.decoded_images(z, training=training)
 
     # --- Loss and steps --------------------------------------------------------
 

@@ -148,17 +148,12 @@ class MutualAE(ELBOVAE):
             return losses.categorical_negative_log_likelihood(images, outputs)
         return losses.gaussian_negative_log_likelihood(images, outputs, std)
 
-    def decode(self, z):
+    def decoded_images(self, z, training=False):
         """The decoder's mean (Gaussian) or category probabilities (categorical)."""
-        z = tf.convert_to_tensor(z, dtype=self.compute_dtype)
-        outputs, _ = self.decoder_outputs(z)
+        outputs, _ = self.decoder_outputs(z, training=training)
         if self.likelihood == "categorical":
             return tf.nn.softmax(outputs, axis=-1)
         return outputs
-
-    def call(self, images, training=False):
-        z, _, _ = self.posterior(images, training=training)
-        return self.decode(z)
 
     def decoder_samples(self, z, training=False):
         """Reparameterised draws ``x ~ p(x|z)`` (relaxed one-hot when categorical)."""
