@@ -163,6 +163,18 @@ def sample_grid(
     return image_grid(decode_in_batches(model, codes), num_columns, title=title, axes=axes)
 
 
+def _check_image_pair(first_name, first, second_name, second):
+    """Checks two image batches that are drawn side by side; returns them as arrays."""
+    first = _check_images(first_name, first)
+    second = _check_images(second_name, second)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"Arguments `{first_name}` and `{second_name}` must have the same shape; "
+            f"received {first.shape} and {second.shape}."
+        )
+    return first, second
+
+
 def reconstruction_grid(
     images, reconstructions, num_columns: int = 10, title: str | None = None, axes=None,
 ):
@@ -170,13 +182,8 @@ def reconstruction_grid(
 
     Rows alternate: a row of originals, then the row of their reconstructions.
     """
-    images = _check_images("images", images)
-    reconstructions = _check_images("reconstructions", reconstructions)
-    if images.shape != reconstructions.shape:
-        raise ValueError(
-            f"Arguments `images` and `reconstructions` must have the same shape; "
-            f"received {images.shape} and {reconstructions.shape}."
-        )
+    images, reconstructions = _check_image_pair(
+        "images", images, "reconstructions", reconstructions)
     _check_positive_int("num_columns", num_columns)
     rows = []
     for start in range(0, len(images), num_columns):
@@ -406,13 +413,8 @@ def interpolation_grid(
     ``(1 - t) * encode(start) + t * encode(end)`` for ``num_steps`` values of
     ``t`` evenly spaced in [0, 1], and ``end_images[i]``.
     """
-    start_images = _check_images("start_images", start_images)
-    end_images = _check_images("end_images", end_images)
-    if start_images.shape != end_images.shape:
-        raise ValueError(
-            f"Arguments `start_images` and `end_images` must have the same shape; "
-            f"received {start_images.shape} and {end_images.shape}."
-        )
+    start_images, end_images = _check_image_pair(
+        "start_images", start_images, "end_images", end_images)
     if not isinstance(num_steps, int) or num_steps < 2:
         raise ValueError(
             f"Argument `num_steps` must be an integer >= 2; received num_steps={num_steps!r}."

@@ -198,6 +198,8 @@ def test_sample_is_reproducible_with_a_seed():
         (lambda: mmdvae.MMDVAE(latent_dim=2, network="resnet"), "network.*'resnet'"),
         (lambda: mmdvae.MMDVAE(latent_dim=2, reconstruction="l1"), "reconstruction.*'l1'"),
         (lambda: mmdvae.ELBOVAE(latent_dim=2, beta=-1), "beta.*-1"),
+        (lambda: mmdvae.ELBOVAE(latent_dim=2, encoder_type="deterministic"),
+         "encoder_type.*'deterministic'"),
         (lambda: mmdvae.InfoVAE(latent_dim=2, alpha=2.0), "alpha.*2.0"),
         (lambda: mmdvae.InfoVAE(latent_dim=2, alpha=0.5, lambda_=0.1, encoder_type="gaussian"),
          "alpha \\+ lambda_ - 1"),

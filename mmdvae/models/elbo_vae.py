@@ -52,7 +52,12 @@ class ELBOVAE(InfoVAE):
     ):
         if not beta >= 0:
             raise ValueError(f"Argument `beta` must be >= 0; received beta={beta!r}.")
-        kwargs.pop("encoder_type", None)
+        encoder_type = kwargs.pop("encoder_type", "gaussian")
+        if encoder_type != "gaussian":
+            raise ValueError(
+                f"Argument `encoder_type` of ELBOVAE must be 'gaussian' (the KL term needs "
+                f"a posterior distribution); received encoder_type={encoder_type!r}."
+            )
         super().__init__(
             latent_dim,
             alpha=1.0 - beta,
