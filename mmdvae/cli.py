@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--network", choices=("dcgan", "conv", "mlp"), default="dcgan",
                        help="encoder/decoder architecture (dcgan: the InfoVAE authors')")
     train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--discriminator-learning-rate", type=float, default=None,
+                       help="aae: the discriminator's Adam learning rate "
+                            "(default: a tenth of --learning-rate)")
     train.add_argument("--encoder-type", choices=("deterministic", "gaussian"),
                        default=None, help="MMD-VAE encoder (default: the model's)")
     train.add_argument("--reconstruction", choices=("mse", "bernoulli", "gaussian"),
@@ -248,7 +251,9 @@ def train(args) -> int:
         raise SystemExit(f"error: --model {args.model}: {error}") from None
     extra = {}
     if isinstance(model, mmdvae.AAE):
-        extra["discriminator_optimizer"] = keras.optimizers.Adam(args.learning_rate)
+        rate = args.discriminator_learning_rate
+        extra["discriminator_optimizer"] = keras.optimizers.Adam(
+            args.learning_rate / 10 if rate is None else rate)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                   jit_compile=not args.no_jit, **extra)
 
@@ -287,7 +292,7 @@ def train(args) -> int:
 #: Arguments a resumed run must share with the run it continues.
 _RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "batch_size", "network",
                   "learning_rate", "train_size", "seed", "encoder_type",
-                  "reconstruction", "lambda_")
+                  "reconstruction", "lambda_", "discriminator_learning_rate")
 
 
 def _check_resumable(out, args):

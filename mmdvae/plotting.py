@@ -101,7 +101,8 @@ def tile_images(images, num_columns: int | None = None, padding: int = 0):
     )
     for index, image in enumerate(images):
         row, column = divmod(index, num_columns)
-        canvas[row * step_y : row * step_y + height, column * step_x : column * step_x + width] = image
+        top, left = row * step_y, column * step_x
+        canvas[top : top + height, left : left + width] = image
     return canvas
 
 
@@ -456,8 +457,8 @@ def density_contours(
     q(z) is the mixture ``mean_i N(z; codes_i, diag exp(z_log_var_i))`` when the
     encoder's log-variances are given (Gaussian encoders; ``codes`` are then the
     means), otherwise a Gaussian kernel density estimate of the codes (Scott's
-    bandwidth per coordinate, ``std * n ** (-1/6)``). Both densities are drawn at the levels enclosing
-    ``CONTOUR_MASSES`` of their mass on the plotted grid.
+    bandwidth per coordinate, ``std * n ** (-1/6)``). Both densities are drawn
+    at the levels enclosing ``CONTOUR_MASSES`` of their mass on the plotted grid.
     """
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[1] != 2:
@@ -511,7 +512,8 @@ def _read_history(history):
             raise ValueError(f"Argument `history`: no history file at {path}.")
         history = json.loads(path.read_text())
     if isinstance(history, dict):
-        return history.get("history", history) if isinstance(history.get("history"), dict) else history
+        inner = history.get("history")
+        return inner if isinstance(inner, dict) else history
     raise TypeError(
         f"Argument `history` must be a keras History, a dict of lists or the path of a "
         f"JSON history file; received an object of type {type(history).__name__}."

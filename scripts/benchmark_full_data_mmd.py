@@ -1,7 +1,9 @@
 """Time and peak memory of the chunked full-data MMD against the one-shot forms.
 
-Usage (from the repository root): PYTHONPATH=. python scripts/benchmark_full_data_mmd.py [--num-codes 10000] [--latent-dim 20]
-           [--chunk-size 1000] [--one-shot]
+Usage (from the repository root):
+
+    PYTHONPATH=. python scripts/benchmark_full_data_mmd.py [--num-codes 10000] \
+        [--latent-dim 20] [--chunk-size 1000] [--one-shot]
 
 Peak memory is the process's resident-set high-water mark (Linux ``VmHWM``),
 reset before each measurement through ``/proc/self/clear_refs``; it is reported

@@ -197,12 +197,15 @@ def test_aae_updates_touch_only_their_own_weights(tiny_images):
     discriminator_after = snapshot(discriminator)
 
     # The autoencoder update changed every encoder/decoder weight and no discriminator one.
-    assert all(not np.array_equal(a, b) for a, b in zip(autoencoder_before, seen["autoencoder"]))
-    assert all(np.array_equal(a, b) for a, b in zip(discriminator_before, seen["discriminator"]))
-    # The discriminator update changed every discriminator weight and no encoder/decoder one.
-    assert all(np.array_equal(a, b) for a, b in zip(seen["autoencoder"], autoencoder_after))
     assert all(not np.array_equal(a, b)
-               for a, b in zip(seen["discriminator"], discriminator_after))
+               for a, b in zip(autoencoder_before, seen["autoencoder"], strict=True))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(discriminator_before, seen["discriminator"], strict=True))
+    # The discriminator update changed every discriminator weight and no encoder/decoder one.
+    assert all(np.array_equal(a, b)
+               for a, b in zip(seen["autoencoder"], autoencoder_after, strict=True))
+    assert all(not np.array_equal(a, b)
+               for a, b in zip(seen["discriminator"], discriminator_after, strict=True))
 
 
 def test_aae_fit_without_discriminator_optimizer_is_refused(tiny_images):

@@ -172,7 +172,8 @@ def test_bernoulli_and_gaussian_terms_against_numpy():
 
 def test_tutorial_model_defaults():
     model = mmdvae.MMDVAE(latent_dim=20)
-    assert (model.network, model.encoder_type, model.reconstruction) == ("dcgan", "deterministic", "mse")
+    assert (model.network, model.encoder_type, model.reconstruction) == (
+        "dcgan", "deterministic", "mse")
     assert (model.lambda_, model.kernel, model.estimator) == (1.0, "tutorial", "biased")
     layer_types = [type(layer).__name__ for layer in model.encoder.layers]
     assert layer_types.count("Conv2D") == 2 and layer_types.count("Dense") == 2

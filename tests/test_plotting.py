@@ -144,7 +144,7 @@ def test_morph_grid_decodes_the_quantile_codes():
     expected = plotting.tile_images(model.decode(codes).numpy(), 4)[..., 0]
     np.testing.assert_allclose(shown_canvas(figure), expected, atol=1e-6)
     labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
-    assert labels == [f"{scipy.stats.logistic.ppf(0.05):.2f}", f"{scipy.stats.logistic.ppf(0.95):.2f}"]
+    assert labels == [f"{scipy.stats.logistic.ppf(quantile):.2f}" for quantile in (0.05, 0.95)]
 
 
 def test_morph_grid_refuses_codes_it_cannot_draw():

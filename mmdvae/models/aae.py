@@ -11,7 +11,7 @@ def _missing_discriminator_optimizer():
     return ValueError(
         "AAE needs a discriminator optimizer to train: call "
         "`model.compile(optimizer=..., discriminator_optimizer=...)`, e.g. "
-        "`discriminator_optimizer=keras.optimizers.Adam(1e-3)`; received "
+        "`discriminator_optimizer=keras.optimizers.Adam(1e-4)`; received "
         "discriminator_optimizer=None."
     )
 
@@ -35,7 +35,9 @@ class AAE(Autoencoder):
     discriminator. The discriminator step draws fresh codes from the encoder
     after its update, and as many prior samples. Logged: ``generator_loss``,
     ``discriminator_loss`` and ``discriminator_accuracy`` (the discriminator's
-    accuracy on prior samples and codes together).
+    accuracy on prior samples and codes together). Give the discriminator the
+    slower optimizer (e.g. a tenth of the autoencoder's learning rate): one as
+    fast as the autoencoder's wins and drives the codes away from the prior.
 
     Args:
         latent_dim: size of the latent code.
@@ -50,7 +52,7 @@ class AAE(Autoencoder):
     ```python
     model = mmdvae.AAE(latent_dim=8)
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  discriminator_optimizer=keras.optimizers.Adam(1e-3))
+                  discriminator_optimizer=keras.optimizers.Adam(1e-4))
     model.fit(images, epochs=10, batch_size=100)
     ```
     """

@@ -236,7 +236,8 @@ class Autoencoder(keras.Model):
             for size, expected in zip(shape, self.image_shape, strict=False)
         ):
             raise ValueError(
-                f"Argument `images` must have shape (batch, {', '.join(map(str, self.image_shape))}) "
+                f"Argument `images` must have shape "
+                f"(batch, {', '.join(map(str, self.image_shape))}) "
                 f"to match the model's image_shape={self.image_shape}; received "
                 f"images of shape {tuple(images.shape)}."
             )
