@@ -36,6 +36,16 @@ def _check_choice(argument, value, allowed):
         )
 
 
+def _pop_gaussian_encoder_type(model_name, kwargs, reason):
+    """Takes ``encoder_type`` out of ``kwargs``, refusing all but ``"gaussian"``."""
+    encoder_type = kwargs.pop("encoder_type", "gaussian")
+    if encoder_type != "gaussian":
+        raise ValueError(
+            f"Argument `encoder_type` of {model_name} must be 'gaussian' ({reason}); "
+            f"received encoder_type={encoder_type!r}."
+        )
+
+
 def _check_latent_dim(latent_dim):
     if isinstance(latent_dim, bool) or not isinstance(latent_dim, int):
         raise TypeError(

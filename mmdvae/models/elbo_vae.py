@@ -2,6 +2,7 @@
 
 import keras
 
+from mmdvae.models.base import _pop_gaussian_encoder_type
 from mmdvae.models.info_vae import InfoVAE
 
 _NOT_ELBO_ARGUMENTS = (
@@ -52,12 +53,7 @@ class ELBOVAE(InfoVAE):
     ):
         if not beta >= 0:
             raise ValueError(f"Argument `beta` must be >= 0; received beta={beta!r}.")
-        encoder_type = kwargs.pop("encoder_type", "gaussian")
-        if encoder_type != "gaussian":
-            raise ValueError(
-                f"Argument `encoder_type` of ELBOVAE must be 'gaussian' (the KL term needs "
-                f"a posterior distribution); received encoder_type={encoder_type!r}."
-            )
+        _pop_gaussian_encoder_type("ELBOVAE", kwargs, "the KL term needs a posterior distribution")
         super().__init__(
             latent_dim,
             alpha=1.0 - beta,

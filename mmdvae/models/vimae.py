@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from mmdvae.models.base import _pop_gaussian_encoder_type
 from mmdvae.models.mmd_vae import MMDVAE
 
 
@@ -44,12 +45,7 @@ class VIMAE(MMDVAE):
     extra_metric_names = ("mmd", "capacity")
 
     def __init__(self, latent_dim: int, lambda_: float = 1.0, prior="normal", **kwargs):
-        encoder_type = kwargs.pop("encoder_type", "gaussian")
-        if encoder_type != "gaussian":
-            raise ValueError(
-                f"VIMAE's encoder is stochastic: argument `encoder_type` must be "
-                f"'gaussian'; received encoder_type={encoder_type!r}."
-            )
+        _pop_gaussian_encoder_type("VIMAE", kwargs, "its encoder is stochastic")
         super().__init__(
             latent_dim, lambda_=lambda_, prior=prior, encoder_type="gaussian", **kwargs
         )
