@@ -1,24 +1,27 @@
 """mmdvae: MMD variational autoencoders and their relatives in Keras 3.
 
-Importing the package turns on TensorFlow's oneDNN CPU kernels
-(``TF_ENABLE_ONEDNN_OPTS=1``) unless the variable is already set, because they
-make training markedly faster on CPUs where TensorFlow leaves them off; it only
-has an effect when TensorFlow has not been imported yet.
+Importing the package changes nothing global: no environment variable, logging
+level or matplotlib backend is set (the command line quiets TensorFlow's
+start-up messages in its own process only, see ``mmdvae.console``).
 """
 
-import os
+from mmdvae import console
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if console.started_as_command_line():
+    console.quiet_tensorflow()
 
 from mmdvae import (  # noqa: E402
     checkpoints,
+    checks,
     data,
+    divergences,
     evaluation,
     kernels,
+    likelihoods,
     losses,
     networks,
     priors,
+    saving,
     validation,
 )
 from mmdvae.export import export_saved_model  # noqa: E402
@@ -32,11 +35,11 @@ from mmdvae.models import (  # noqa: E402
     MutualAE,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
     "AAE", "VIMAE", "MutualAE",
-    "data", "evaluation", "kernels", "losses", "networks", "priors",
-    "checkpoints", "export_saved_model", "validation",
+    "checks", "data", "divergences", "evaluation", "kernels", "likelihoods", "losses",
+    "networks", "priors", "checkpoints", "export_saved_model", "saving", "validation",
 ]

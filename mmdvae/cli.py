@@ -1,23 +1,116 @@
-"""Command-line interface: ``python -m mmdvae train|evaluate|compare ...``."""
+"""Command-line interface: ``python -m mmdvae train|evaluate|compare ...``.
+
+Every model of ``mmdvae.models.registry`` can be trained; every constructor
+argument that matters has a flag, and a flag that does not apply to the chosen
+model is refused with one ``error:`` line. Mistakes are reported before any
+data is loaded or any model is trained.
+"""
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
-MODEL_CHOICES = ("mmd", "elbo", "infovae", "aae", "vimae-n", "vimae-l", "mutual")
-DATASET_CHOICES = ("mnist", "fashion_mnist")
+import keras
+
+from mmdvae import data, kernels, likelihoods, networks, priors
+from mmdvae.models import base, info_vae, registry
+
+DATASET_CHOICES = data.DATASETS
+FIGURE_CHOICES = ("samples", "reconstructions", "scatter", "morph", "interpolations", "density")
+TWO_DIMENSIONAL_FIGURES = ("morph", "density")
 
 
-def _positive_int(text):
+# === Argument types ===
+
+
+def _integer(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {kind}; received {text}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer(1)
+
+
+def _number(minimum=None, strict=False):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        low = minimum is None or (value > minimum if strict else value >= minimum)
+        if not math.isfinite(value) or not low:
+            bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number{bound}; received {text}")
+        return value
+
+    return parse
+
+
+def _integer_list(text):
     try:
-        value = int(text)
+        values = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text}")
-    return value
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of positive integers; received {text}")
+    return values
+
+
+def _figure_list(text):
+    names = [name for name in text.split(",") if name] if text != "none" else []
+    unknown = [name for name in names if name not in FIGURE_CHOICES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"must be 'none' or a comma-separated list of {', '.join(FIGURE_CHOICES)}; "
+            f"received {text}")
+    return names
+
+
+#: The model flags: flag -> (constructor argument, argparse settings, help).
+MODEL_FLAGS = {
+    "--network": ("network", {"choices": networks.NETWORKS},
+                  "encoder/decoder architecture (dcgan: the InfoVAE authors')"),
+    "--encoder-type": ("encoder_type", {"choices": base.ENCODER_TYPES},
+                       "deterministic z = f(x), or Gaussian q(z|x)"),
+    "--likelihood": ("likelihood", {"choices": likelihoods.LIKELIHOODS},
+                     "decoder likelihood"),
+    "--prior": ("prior", {"choices": priors.PRIORS}, "the prior p(z)"),
+    "--lambda": ("lambda_", {"type": _number(0.0)}, "weight of the divergence of q(z)"),
+    "--alpha": ("alpha", {"type": _number()}, "infovae: information preference (<= 1)"),
+    "--beta": ("beta", {"type": _number(0.0)}, "elbo, mutual: weight of the KL term"),
+    "--divergence": ("divergence", {"choices": info_vae.DIVERGENCES}, "infovae: D"),
+    "--kernel": ("kernel", {"choices": kernels.KERNELS}, "kernel of the MMD or Stein term"),
+    "--bandwidth": ("bandwidth", {"type": _number(0.0, strict=True)},
+                    "bandwidth of the rbf and inverse_multiquadric kernels"),
+    "--estimator": ("estimator", {"choices": kernels.ESTIMATORS}, "MMD estimator"),
+    "--num-prior-samples": ("num_prior_samples", {"type": _positive_int},
+                            "prior draws per step of the MMD (default: the batch size)"),
+    "--information": ("information", {"type": _number(0.0)},
+                      "mutual: the target I(z, x) in nats"),
+    "--penalty-weight": ("penalty_weight", {"type": _number(0.0)},
+                         "mutual: weight of the information penalty"),
+    "--discriminator-units": ("discriminator_units", {"type": _integer_list},
+                              "aae: discriminator widths, e.g. 512,512"),
+}
+_FLAG_OF = {argument: flag for flag, (argument, _, _) in MODEL_FLAGS.items()}
+
+
+def _model_help() -> str:
+    return "; ".join(f"{name}: {entry.summary}" for name, entry in registry.MODELS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,26 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model; DIR receives model.keras, history.json, "
         "samples.png and (2-D latents) latent_scatter.png.",
     )
-    train.add_argument("--model", choices=MODEL_CHOICES, default="mmd",
-                       help="infovae: alpha=0.5, lambda_=100, Bernoulli likelihood; "
-                       "vimae-n/-l: VIMAE with the normal/logistic prior; "
-                       "mutual: MutualAE with M=1 nat")
+    train.add_argument("--model", choices=tuple(registry.MODELS), default="mmd",
+                       help=_model_help())
     train.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist")
     train.add_argument("--latent-dim", type=_positive_int, default=20)
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=200)
-    train.add_argument("--network", choices=("dcgan", "conv", "mlp"), default="dcgan",
-                       help="encoder/decoder architecture (dcgan: the InfoVAE authors')")
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--discriminator-learning-rate", type=float, default=None,
-                       help="aae: the discriminator's Adam learning rate "
-                            "(default: a tenth of --learning-rate)")
-    train.add_argument("--encoder-type", choices=("deterministic", "gaussian"),
-                       default=None, help="MMD-VAE encoder (default: the model's)")
-    train.add_argument("--reconstruction", choices=("mse", "bernoulli", "gaussian"),
-                       default=None, help="reconstruction term (default: the model's)")
-    train.add_argument("--lambda", dest="lambda_", type=float, default=None,
-                       help="MMD-VAE divergence weight (default: the model's, 1)")
+    train.add_argument("--learning-rate", type=_number(0.0, strict=True), default=1e-3)
+    train.add_argument("--discriminator-learning-rate", type=_number(0.0, strict=True),
+                       default=None, help="aae: the discriminator's Adam learning rate "
+                       "(default: a tenth of --learning-rate)")
+    model_flags = train.add_argument_group(
+        "model", "settings of the model; each applies to the models that take it, and "
+        "defaults to the model's own")
+    for flag, (argument, settings, text) in MODEL_FLAGS.items():
+        metavar = "LAMBDA" if flag == "--lambda" else None
+        model_flags.add_argument(flag, dest=argument, default=None, help=text,
+                                 metavar=metavar, **settings)
+    model_flags.add_argument("--reconstruction", dest="likelihood", help=argparse.SUPPRESS,
+                             choices=likelihoods.LIKELIHOODS)
     train.add_argument("--out", required=True, metavar="DIR", help="output directory")
     train.add_argument(
         "--data-dir", metavar="DIR", default=None,
@@ -59,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--train-size", type=_positive_int, default=None,
                        help="keep the first N training images")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_integer(0), default=0)
     train.add_argument("--overwrite", action="store_true",
                        help="allow writing into a non-empty output directory")
     train.add_argument("--no-jit", action="store_true", help="do not compile steps with XLA")
@@ -72,19 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # === Figures during training ===
-
-FIGURE_CHOICES = ("samples", "reconstructions", "scatter", "morph", "interpolations", "density")
-TWO_DIMENSIONAL_FIGURES = ("morph", "density")
-
-
-def _figure_list(text):
-    names = [name for name in text.split(",") if name] if text != "none" else []
-    unknown = [name for name in names if name not in FIGURE_CHOICES]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"must be 'none' or a comma-separated list of {', '.join(FIGURE_CHOICES)}; "
-            f"received {text}")
-    return names
 
 
 def _add_figure_options(train):
@@ -110,14 +189,10 @@ def _check_figure_arguments(args):
             f"--latent-dim {args.latent_dim} (use 'interpolations' for any latent size)")
 
 
-def _figure_callbacks(args, out):
+def _figure_callbacks(args, out, images, labels):
     """The figure callbacks chosen by ``--figures``, drawing from the test split."""
-    if not args.figures:
-        return []
-    from mmdvae import callbacks, data
+    from mmdvae import callbacks
 
-    images, labels = data.load_arrays(args.dataset, "test", with_labels=True,
-                                      data_dir=args.data_dir)
     settings = dict(every=args.figure_every, output_dir=out / "figures", gif=args.gif,
                     log_dir=out / "logs" if args.tensorboard else None,
                     # A resumed run adds the epochs after the ones already drawn.
@@ -136,6 +211,197 @@ def _figure_callbacks(args, out):
     return [makers[name]() for name in args.figures]
 
 
+# === train ===
+
+
+def model_arguments(args) -> dict:
+    """The model arguments given on the command line, checked against the model.
+
+    A flag that does not apply to ``--model`` is refused with one line naming
+    the flag, its value and the flags the model takes.
+    """
+    entry = registry.get(args.model)
+    given = {argument: getattr(args, argument) for argument, _, _ in MODEL_FLAGS.values()
+             if getattr(args, argument, None) is not None}
+    for argument, value in given.items():
+        flag = _FLAG_OF[argument]
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        if argument in entry.fixed:
+            raise SystemExit(
+                f"error: {flag} {shown} does not apply to --model {args.model}, which "
+                f"fixes {flag} {entry.fixed[argument]} (choose another --model)")
+        if argument not in entry.arguments:
+            takes = " ".join(_FLAG_OF[name] for name in entry.arguments if name in _FLAG_OF)
+            raise SystemExit(
+                f"error: {flag} {shown} does not apply to --model {args.model} "
+                f"({entry.model_class.__name__}); it takes {takes}")
+    return given
+
+
+def _build_model(args, arguments):
+    try:
+        return registry.get(args.model).build(args.latent_dim, seed=args.seed, **arguments)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: --model {args.model}: {error}") from None
+
+
+def _compile(model, args):
+    extra = {}
+    if hasattr(model, "discriminator_optimizer"):
+        rate = args.discriminator_learning_rate
+        extra["discriminator_optimizer"] = keras.optimizers.Adam(
+            args.learning_rate / 10 if rate is None else rate)
+    elif args.discriminator_learning_rate is not None:
+        raise SystemExit(f"error: --discriminator-learning-rate "
+                         f"{args.discriminator_learning_rate} applies to --model aae only")
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                  jit_compile=not args.no_jit, **extra)
+
+
+def _prepare_output_directory(out: Path, args):
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} exists and is not a directory")
+    if args.resume:
+        _check_resumable(out, args)
+    elif out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise SystemExit(
+            f"error: --out {out} is not empty; choose another directory, pass "
+            f"--resume to continue its run or --overwrite")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"error: --out {out} cannot be created: {error.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise SystemExit(f"error: --out {out} is not writable")
+
+
+def _load_data(args):
+    try:
+        train_images = data.load(
+            args.dataset, "train", batch_size=args.batch_size, shuffle=True,
+            seed=args.seed, train_size=args.train_size, data_dir=args.data_dir)
+        test_images = data.load(args.dataset, "test", batch_size=args.batch_size,
+                                data_dir=args.data_dir)
+        figure_data = None
+        if args.figures or args.latent_dim == 2:
+            figure_data = data.load_arrays(args.dataset, "test", with_labels=True,
+                                           data_dir=args.data_dir)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+    return train_images, test_images, figure_data
+
+
+def train(args) -> int:
+    out = Path(args.out)
+    _check_figure_arguments(args)
+    arguments = model_arguments(args)
+    _prepare_output_directory(out, args)
+    keras.utils.set_random_seed(args.seed)
+    model = _build_model(args, arguments)
+    _compile(model, args)
+    train_images, test_images, figure_data = _load_data(args)
+
+    from mmdvae import checkpoints, plotting, saving
+
+    history, initial_epoch = {}, 0
+    if args.resume:
+        model, initial_epoch, history = _restore(out)
+        if initial_epoch >= args.epochs:
+            print(f"nothing left to train: the run in {out} has finished {initial_epoch} "
+                  f"epochs and --epochs {args.epochs} asks for no more (pass a larger "
+                  f"--epochs to continue it)")
+            return 0
+        print(f"resuming after epoch {initial_epoch} from {out / 'backup'}", flush=True)
+    figure_callbacks = (_figure_callbacks(args, out, *figure_data) if args.figures else [])
+    backup = checkpoints.EpochBackup(out / "backup", history=history,
+                                     metadata={"arguments": _run_record(args)})
+    stop = checkpoints.StopOnNonFiniteLoss(out / "model.keras")
+    start = time.perf_counter()
+    # The figures come before the backup, so a backed-up epoch has its figures.
+    model.fit(train_images, epochs=args.epochs, initial_epoch=initial_epoch,
+              validation_data=test_images, callbacks=[stop, *figure_callbacks, backup],
+              verbose=1 if sys.stdout.isatty() else 2)
+    seconds = time.perf_counter() - start
+    history = backup.history
+    saving.write_json(out / "history.json", {
+        "epochs": len(history.get("loss", [])), "seconds": seconds, "history": history,
+        "arguments": _run_record(args)})
+    if stop.message:
+        raise SystemExit(f"error: {stop.message}")
+    model.save(out / "model.keras")
+
+    figure = plotting.image_grid(model.sample(100, seed=args.seed).numpy(), num_columns=10,
+                                 title=f"{args.model} samples from the prior")
+    figure.savefig(out / "samples.png", dpi=100)
+    if args.latent_dim == 2:
+        images, labels = figure_data
+        figure = plotting.latent_scatter(model.encode(images).numpy(), labels,
+                                         title=f"{args.model}: test codes by class",
+                                         class_names=data.CLASS_NAMES[args.dataset])
+        figure.savefig(out / "latent_scatter.png", dpi=100)
+    final = {key: values[-1] for key, values in history.items()}
+    print(f"trained {args.epochs - initial_epoch} epochs in {seconds:.1f} s; wrote {out}")
+    print("  ".join(f"{key}={value:.5g}" for key, value in final.items()))
+    return 0
+
+
+#: Arguments a resumed run must share with the run it continues.
+_RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "batch_size", "learning_rate",
+                  "discriminator_learning_rate", "train_size", "seed",
+                  *(argument for argument, _, _ in MODEL_FLAGS.values()))
+
+
+def _run_record(args) -> dict:
+    return {name: getattr(args, name) for name in vars(args) if name != "command"}
+
+
+def _read_backup_state(out: Path):
+    from mmdvae import checkpoints
+
+    try:
+        return checkpoints.read_backup_state(out / "backup")
+    except (ValueError, OSError) as error:
+        raise SystemExit(
+            f"error: {out / 'backup' / checkpoints.STATE_FILE} is corrupt (not readable "
+            f"JSON: {error}); start again with --overwrite") from None
+
+
+def _check_resumable(out, args):
+    state = _read_backup_state(out)
+    if state is None:
+        raise SystemExit(
+            f"error: --resume needs the backup of an earlier run in {out / 'backup'}; "
+            f"there is none (start the run without --resume)")
+    recorded = state.get("arguments", {})
+    changed = [
+        f"--{name.replace('_', '-')} {recorded[name]!r} -> {getattr(args, name)!r}"
+        for name in _RUN_ARGUMENTS
+        if name in recorded and _json_value(recorded[name]) != _json_value(getattr(args, name))
+    ]
+    if changed:
+        raise SystemExit(
+            "error: --resume must repeat the interrupted run's arguments; changed: "
+            + ", ".join(changed))
+
+
+def _json_value(value):
+    return json.loads(json.dumps(value))
+
+
+def _restore(out: Path):
+    from mmdvae import checkpoints
+
+    try:
+        return checkpoints.restore_backup(out / "backup")
+    except (ValueError, OSError, KeyError) as error:
+        raise SystemExit(
+            f"error: the backup in {out / 'backup'} is corrupt or incomplete ({error}); "
+            f"start again with --overwrite") from None
+
+
+# === evaluate and compare ===
+
+
 def _add_evaluation_commands(commands) -> None:
     from mmdvae.evaluation import CLASSIFIERS, METRICS
 
@@ -147,7 +413,8 @@ def _add_evaluation_commands(commands) -> None:
     )
     evaluate.add_argument("model_path", metavar="MODEL_PATH",
                           help="a .keras file or a run directory holding model.keras")
-    evaluate.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist")
+    evaluate.add_argument("--dataset", choices=DATASET_CHOICES, default=None,
+                          help="the test set (default: the run's, else mnist)")
     evaluate.add_argument("--metrics", nargs="+", choices=METRICS, default=None,
                           help="measures to compute (default: every one the model allows)")
     evaluate.add_argument("--out", required=True, metavar="FILE.json")
@@ -167,18 +434,19 @@ def _add_evaluation_commands(commands) -> None:
     evaluate.add_argument("--num-labelled", type=_positive_int, nargs="+",
                           default=[100, 1000], help="labelled codes of the latent accuracy")
     evaluate.add_argument("--latent-classifier", choices=CLASSIFIERS, default="knn")
-    evaluate.add_argument("--noise-std", type=float, nargs="*", default=[],
+    evaluate.add_argument("--noise-std", type=_number(0.0), nargs="*", default=[],
                           help="Gaussian input noise levels of the latent accuracy")
-    evaluate.add_argument("--mask-fraction", type=float, nargs="*", default=[],
-                          help="masked pixel fractions of the latent accuracy")
-    evaluate.add_argument("--kernel", default="tutorial", help="MMD kernel name")
-    evaluate.add_argument("--mse-variance", type=float, default=None,
+    evaluate.add_argument("--mask-fraction", type=_number(0.0), nargs="*", default=[],
+                          help="masked pixel fractions (in [0, 1]) of the latent accuracy")
+    evaluate.add_argument("--kernel", choices=kernels.KERNELS, default=None,
+                          help="MMD kernel (default: the model's own, else tutorial)")
+    evaluate.add_argument("--mse-variance", type=_number(0.0, strict=True), default=None,
                           help="decoder variance assumed for log p(x) of an mse model")
     evaluate.add_argument("--cache-dir", default=None,
                           help="image classifier cache (default: ~/.cache/mmdvae)")
     evaluate.add_argument("--classifier-epochs", type=_positive_int, default=2)
     evaluate.add_argument("--classifier-train-size", type=_positive_int, default=None)
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=_integer(0), default=0)
 
     compare = commands.add_parser(
         "compare",
@@ -191,155 +459,6 @@ def _add_evaluation_commands(commands) -> None:
     compare.add_argument("--overwrite", action="store_true")
 
 
-def _model_class(name):
-    import mmdvae
-
-    if name in ("vimae-n", "vimae-l"):
-        prior = "normal" if name == "vimae-n" else "logistic"
-        return lambda **arguments: mmdvae.VIMAE(prior=prior, **arguments)
-    if name == "infovae":
-        return lambda **arguments: mmdvae.InfoVAE(
-            alpha=0.5, lambda_=100.0, encoder_type="gaussian", reconstruction="bernoulli",
-            **arguments)
-    return {"mmd": mmdvae.MMDVAE, "elbo": mmdvae.ELBOVAE, "aae": mmdvae.AAE,
-            "mutual": mmdvae.MutualAE}[name]
-
-
-def _model_options(args) -> dict:
-    """The optional model arguments given on the command line."""
-    options = {"encoder_type": args.encoder_type, "reconstruction": args.reconstruction,
-               "lambda_": args.lambda_}
-    if args.model == "elbo":
-        for name in ("encoder_type", "lambda_"):
-            if options[name] is not None:
-                flag = "--lambda" if name == "lambda_" else "--encoder-type"
-                raise SystemExit(f"error: {flag} does not apply to --model elbo "
-                                 "(its encoder is Gaussian and its KL weight is 1)")
-    return {name: value for name, value in options.items() if value is not None}
-
-
-def train(args) -> int:
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise SystemExit(f"error: --out {out} exists and is not a directory")
-    if args.resume:
-        _check_resumable(out, args)
-    elif out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise SystemExit(
-            f"error: --out {out} is not empty; choose another directory, pass "
-            f"--resume to continue its run or --overwrite"
-        )
-    _check_figure_arguments(args)
-
-    import keras
-    import numpy as np
-
-    import mmdvae
-    from mmdvae import data, plotting
-
-    keras.utils.set_random_seed(args.seed)
-    train_images = data.load(
-        args.dataset, "train", batch_size=args.batch_size, shuffle=True, seed=args.seed,
-        train_size=args.train_size, data_dir=args.data_dir,
-    )
-    test_images = data.load(args.dataset, "test", batch_size=args.batch_size,
-                            data_dir=args.data_dir)
-    try:
-        model = _model_class(args.model)(latent_dim=args.latent_dim, network=args.network,
-                                         seed=args.seed, **_model_options(args))
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: --model {args.model}: {error}") from None
-    extra = {}
-    if isinstance(model, mmdvae.AAE):
-        rate = args.discriminator_learning_rate
-        extra["discriminator_optimizer"] = keras.optimizers.Adam(
-            args.learning_rate / 10 if rate is None else rate)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                  jit_compile=not args.no_jit, **extra)
-
-    out.mkdir(parents=True, exist_ok=True)
-    figure_callbacks = _figure_callbacks(args, out)
-    start = time.perf_counter()
-    model, history, stop_message = _fit_with_backup(model, args, out, train_images,
-                                                    test_images, figure_callbacks)
-    seconds = time.perf_counter() - start
-    record = {"epochs": len(history.get("loss", [])), "seconds": seconds,
-              "history": history,
-              "arguments": {k: v for k, v in vars(args).items() if k != "command"}}
-    (out / "history.json").write_text(json.dumps(record, indent=2, default=float))
-    if stop_message:
-        raise SystemExit(f"error: {stop_message}")
-    model.save(out / "model.keras")
-
-    figure = plotting.image_grid(model.sample(100, seed=args.seed).numpy(), num_columns=10,
-                                 title=f"{args.model} samples from the prior")
-    figure.savefig(out / "samples.png", dpi=100)
-    if args.latent_dim == 2:
-        images, labels = data.load_arrays(args.dataset, "test", with_labels=True,
-                                          data_dir=args.data_dir)
-        codes = np.concatenate([model.encode(batch).numpy()
-                                for batch in np.array_split(images, 50)])
-        figure = plotting.latent_scatter(codes, labels,
-                                         title=f"{args.model}: test codes by class",
-                                         class_names=data.CLASS_NAMES[args.dataset])
-        figure.savefig(out / "latent_scatter.png", dpi=100)
-    final = {key: values[-1] for key, values in history.items()}
-    print(f"trained {args.epochs} epochs in {seconds:.1f} s; wrote {out}")
-    print("  ".join(f"{key}={value:.5g}" for key, value in final.items()))
-    return 0
-
-
-#: Arguments a resumed run must share with the run it continues.
-_RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "batch_size", "network",
-                  "learning_rate", "train_size", "seed", "encoder_type",
-                  "reconstruction", "lambda_", "discriminator_learning_rate")
-
-
-def _check_resumable(out, args):
-    from mmdvae import checkpoints
-
-    state = checkpoints.read_backup_state(out / "backup")
-    if state is None:
-        raise SystemExit(
-            f"error: --resume needs the backup of an earlier run in {out / 'backup'}; "
-            f"there is none (start the run without --resume)"
-        )
-    recorded = state.get("arguments", {})
-    changed = [
-        f"--{name.replace('_', '-')} {recorded[name]!r} -> {getattr(args, name)!r}"
-        for name in _RUN_ARGUMENTS
-        if name in recorded and recorded[name] != getattr(args, name, None)
-    ]
-    if changed:
-        raise SystemExit(
-            "error: --resume must repeat the interrupted run's arguments; changed: "
-            + ", ".join(changed)
-        )
-
-
-def _fit_with_backup(model, args, out, train_images, test_images, callbacks=()):
-    """Fits with a per-epoch backup in OUT/backup; resumes from it with --resume.
-
-    Returns the model (the restored one when resuming), the history of every
-    epoch of the run and the stop message of a non-finite loss (or ``None``).
-    """
-    from mmdvae import checkpoints
-
-    history, initial_epoch = {}, 0
-    if args.resume:
-        model, initial_epoch, history = checkpoints.restore_backup(out / "backup")
-        print(f"resuming after epoch {initial_epoch} from {out / 'backup'}", flush=True)
-    arguments = {name: getattr(args, name, None) for name in _RUN_ARGUMENTS}
-    backup = checkpoints.EpochBackup(out / "backup", history=history,
-                                     metadata={"arguments": arguments})
-    stop = checkpoints.StopOnNonFiniteLoss(out / "model.keras")
-    if initial_epoch < args.epochs:
-        model.fit(train_images, epochs=args.epochs, initial_epoch=initial_epoch,
-                  validation_data=test_images, callbacks=[stop, backup, *callbacks],
-                  verbose=1 if sys.stdout.isatty() else 2)
-    return model, backup.history, stop.message
-
-
 def _model_file(path: Path) -> Path:
     if path.is_dir():
         path = path / "model.keras"
@@ -349,46 +468,75 @@ def _model_file(path: Path) -> Path:
     return path
 
 
+def _load_model(path: Path):
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a damaged archive.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SystemExit(f"error: {path} is not a readable .keras file (corrupt or "
+                         f"incomplete): {reason}") from None
+
+
 def _check_output_file(path: Path, overwrite: bool) -> None:
+    if path.is_dir():
+        raise SystemExit(f"error: --out {path} is a directory; give a file path")
     if path.exists() and not overwrite:
         raise SystemExit(f"error: --out {path} exists; choose another file or pass "
                          "--overwrite")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise SystemExit(f"error: --out {path} cannot be written ({parent} is not writable)")
+
+
+def _trained_dataset(model_path: Path):
+    """The dataset a run directory's model was trained on, when it says."""
+    history = (model_path if model_path.is_dir() else model_path.parent) / "history.json"
+    try:
+        return json.loads(history.read_text())["arguments"]["dataset"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def evaluate(args) -> int:
     model_file = _model_file(Path(args.model_path))
     out = Path(args.out)
     _check_output_file(out, args.overwrite)
-    for name in ("noise_std", "mask_fraction"):
-        for level in getattr(args, name):
-            if not (level >= 0 and (name == "noise_std" or level <= 1)):
-                raise SystemExit(f"error: --{name.replace('_', '-')} {level} must be "
-                                 f"{'>= 0' if name == 'noise_std' else 'in [0, 1]'}")
+    bad_fractions = [level for level in args.mask_fraction if level > 1]
+    if bad_fractions:
+        raise SystemExit(f"error: --mask-fraction {bad_fractions[0]} must be in [0, 1]")
+    trained_on = _trained_dataset(Path(args.model_path))
+    dataset = args.dataset or trained_on or "mnist"
+    if trained_on and dataset != trained_on:
+        print(f"warning: the model was trained on {trained_on}; evaluating it on "
+              f"{dataset}", file=sys.stderr)
 
-    import keras
+    from mmdvae import evaluation, likelihoods, saving
 
-    import mmdvae  # noqa: F401  (registers the model classes)
-    from mmdvae import data, evaluation
-
-    model = keras.saving.load_model(model_file, compile=False)
+    model = _load_model(model_file)
     if tuple(model.image_shape) != data.IMAGE_SHAPE:
         raise SystemExit(f"error: the model's image_shape={model.image_shape} does not "
-                         f"match {args.dataset}'s {data.IMAGE_SHAPE}")
+                         f"match {dataset}'s {data.IMAGE_SHAPE}")
+    if args.mse_variance is not None and not isinstance(model.likelihood,
+                                                        likelihoods.MeanSquaredError):
+        raise SystemExit(f"error: --mse-variance {args.mse_variance} applies to models with "
+                         f"the mse likelihood only; this model's is {model.likelihood.name!r}")
     try:
         chosen, _ = evaluation.select_metrics(model, args.metrics, True, args.mse_variance)
-    except ValueError as error:
+        test_images, test_labels = data.load_arrays(dataset, "test", with_labels=True,
+                                                    data_dir=args.data_dir)
+    except (TypeError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
-    test_images, test_labels = data.load_arrays(args.dataset, "test", with_labels=True,
-                                                data_dir=args.data_dir)
     test_images, test_labels = test_images[: args.test_size], test_labels[: args.test_size]
     train_images = train_labels = None
     if "latent_accuracy" in chosen:
         train_images, train_labels = data.load_arrays(
-            args.dataset, "train", with_labels=True, data_dir=args.data_dir)
+            dataset, "train", with_labels=True, data_dir=args.data_dir)
     classifier, classifier_info = None, None
     if {"class_cross_entropy", "classifier_frechet_distance"} & set(chosen):
         classifier, classifier_info = evaluation.train_image_classifier(
-            args.dataset, data_dir=args.data_dir, cache_dir=args.cache_dir,
+            dataset, data_dir=args.data_dir, cache_dir=args.cache_dir,
             epochs=args.classifier_epochs, train_size=args.classifier_train_size)
     corruptions = [("gaussian", level) for level in args.noise_std] + [
         ("mask", level) for level in args.mask_fraction]
@@ -402,18 +550,17 @@ def evaluate(args) -> int:
             num_labelled=args.num_labelled, latent_classifier=args.latent_classifier,
             corruptions=corruptions, kernel=args.kernel, mse_variance=args.mse_variance,
             seed=args.seed)
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         raise SystemExit(f"error: {error}") from None
     record = {
         "model": str(model_file), "model_class": type(model).__name__,
-        "latent_dim": model.latent_dim, "dataset": args.dataset,
+        "latent_dim": model.latent_dim, "dataset": dataset,
         "num_test_images": len(test_images), "image_classifier": classifier_info,
         "arguments": {k: v for k, v in vars(args).items() if k != "command"},
         "metrics": results,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2, default=float))
-    print(f"{type(model).__name__} (latent_dim={model.latent_dim}) on {args.dataset} "
+    saving.write_json(out, record)
+    print(f"{type(model).__name__} (latent_dim={model.latent_dim}) on {dataset} "
           f"test, {len(test_images)} images")
     table = {key: value for key, value in evaluation.flatten(results).items()
              if not key.startswith("seconds.")}
@@ -426,21 +573,28 @@ def evaluate(args) -> int:
     return 0
 
 
-def compare(args) -> int:
-    import os
+def _read_evaluation(directory: Path) -> dict:
+    path = directory / "evaluation.json"
+    if not path.is_file():
+        raise SystemExit(
+            f"error: {directory} holds no evaluation.json; run `python -m mmdvae "
+            f"evaluate {directory} --out {path}` first")
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as error:
+        raise SystemExit(f"error: {path} is corrupt (not readable JSON: {error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
+        raise SystemExit(f"error: {path} has no \"metrics\" table; write it with "
+                         f"`python -m mmdvae evaluate {directory} --out {path}`")
+    return record
 
-    from mmdvae import evaluation
+
+def compare(args) -> int:
+    from mmdvae import evaluation, saving
 
     out = Path(args.out)
     _check_output_file(out, args.overwrite)
-    runs = []
-    for directory in map(Path, args.run_dirs):
-        path = directory / "evaluation.json"
-        if not path.is_file():
-            raise SystemExit(
-                f"error: {directory} holds no evaluation.json; run `python -m mmdvae "
-                f"evaluate {directory} --out {path}` first")
-        runs.append((directory, json.loads(path.read_text())))
+    runs = [(directory, _read_evaluation(directory)) for directory in map(Path, args.run_dirs)]
     names = [directory.name or str(directory) for directory, _ in runs]
     if len(set(names)) < len(names):
         names = [str(directory) for directory, _ in runs]
@@ -469,18 +623,12 @@ def compare(args) -> int:
                       f"({Path(os.path.relpath(figure.resolve(), out.resolve().parent))})"
                       for figure in figures]
             lines.append("")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    saving.write_text(out, "\n".join(lines) + "\n")
     print(f"compared {len(runs)} runs; wrote {out}")
     return 0
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "train":
-        return train(args)
-    if args.command == "evaluate":
-        return evaluate(args)
-    if args.command == "compare":
-        return compare(args)
-    return 2
+    commands = {"train": train, "evaluate": evaluate, "compare": compare}
+    return commands[args.command](args)

@@ -64,9 +64,7 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
     Returns:
         The path written, as a ``pathlib.Path``.
     """
-    from mmdvae.models.base import Autoencoder
-
-    if not isinstance(model, Autoencoder):
+    if not isinstance(model, keras.Model) or not hasattr(model, "posterior"):
         raise TypeError(
             f"Argument `model` must be an mmdvae Autoencoder; received an object of "
             f"type {type(model).__name__}."

@@ -1,5 +1,6 @@
-"""The models: one base class and one short file per model."""
+"""The models: one base class, one short file per model, and their registry."""
 
+from mmdvae.models import registry
 from mmdvae.models.aae import AAE
 from mmdvae.models.base import Autoencoder
 from mmdvae.models.elbo_vae import ELBOVAE
@@ -8,4 +9,5 @@ from mmdvae.models.mmd_vae import MMDVAE
 from mmdvae.models.mutual_ae import MutualAE
 from mmdvae.models.vimae import VIMAE
 
-__all__ = ["AAE", "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE", "MutualAE", "VIMAE"]
+__all__ = ["AAE", "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE", "MutualAE", "VIMAE",
+           "registry"]

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import networks
+from mmdvae import checks, distribute, divergences, networks
 from mmdvae.models.base import Autoencoder
 
 
@@ -29,13 +29,14 @@ class AAE(Autoencoder):
 
     ``D`` returns logits, so ``softplus(-D)`` is the cross-entropy of "prior
     sample" and ``softplus(D)`` of "code"; the autoencoder minimises the
-    non-saturating generator loss. Makhzani et al., "Adversarial Autoencoders"
-    (ICLR 2016 workshop); in the InfoVAE family (Zhao, Song, Ermon, AAAI 2019)
-    it is ``alpha = 1`` with ``D`` the Jensen-Shannon divergence estimated by a
-    discriminator. The discriminator step draws fresh codes from the encoder
-    after its update, and as many prior samples. Logged: ``generator_loss``,
-    ``discriminator_loss`` and ``discriminator_accuracy`` (the discriminator's
-    accuracy on prior samples and codes together). Give the discriminator the
+    non-saturating generator loss (``mmdvae.divergences.generator_loss``).
+    Makhzani et al., "Adversarial Autoencoders" (ICLR 2016 workshop); in the
+    InfoVAE family (Zhao, Song, Ermon, AAAI 2019) it is ``alpha = 1`` with ``D``
+    the Jensen-Shannon divergence estimated by a discriminator. The
+    discriminator step draws fresh codes from the encoder after its update, and
+    as many prior samples. Logged: ``generator_loss``, ``discriminator_loss``
+    and ``discriminator_accuracy`` (on prior samples and codes together; in
+    training, those of the discriminator's update). Give the discriminator the
     slower optimizer (e.g. a tenth of the autoencoder's learning rate): one as
     fast as the autoencoder's wins and drives the codes away from the prior.
 
@@ -44,8 +45,8 @@ class AAE(Autoencoder):
         lambda_: weight of the generator loss (>= 0). Defaults to 1.
         discriminator_units: widths of the discriminator's hidden layers.
             Defaults to ``(512, 512)``.
-        reconstruction: defaults to ``"bernoulli"`` (nats per image).
-        **kwargs: the ``Autoencoder`` arguments (deterministic encoder by default).
+        **kwargs: the ``Autoencoder`` arguments (deterministic encoder and
+            ``"bernoulli"`` likelihood, nats per image, by default).
 
     Example:
 
@@ -57,60 +58,44 @@ class AAE(Autoencoder):
     ```
     """
 
-    extra_metric_names = (
-        "generator_loss", "discriminator_loss", "discriminator_accuracy",
-    )
+    default_likelihood = "bernoulli"
 
-    def __init__(
-        self,
-        latent_dim: int,
-        lambda_: float = 1.0,
-        discriminator_units=(512, 512),
-        reconstruction: str = "bernoulli",
-        **kwargs,
-    ):
-        if isinstance(lambda_, bool) or not float(lambda_) >= 0.0:
-            raise ValueError(
-                f"Argument `lambda_` must be >= 0; received lambda_={lambda_!r}."
-            )
-        units = tuple(discriminator_units)
-        if not units or not all(
-            isinstance(size, int) and not isinstance(size, bool) and size > 0
-            for size in units
-        ):
-            raise ValueError(
-                f"Argument `discriminator_units` must be a non-empty sequence of "
-                f"positive integers; received "
-                f"discriminator_units={discriminator_units!r}."
-            )
-        super().__init__(latent_dim, reconstruction=reconstruction, **kwargs)
+    def __init__(self, latent_dim: int, lambda_: float = 1.0,
+                 discriminator_units=(512, 512), **kwargs):
+        lambda_ = checks.check_number("lambda_", lambda_, minimum=0.0)
+        units = checks.check_integer_tuple("discriminator_units", discriminator_units)
+        super().__init__(latent_dim, **kwargs)
 
         # === Layers ===
-        self.discriminator = networks.make_discriminator(latent_dim, units)
+        self.discriminator = networks.make_discriminator(self.latent_dim, units)
 
         # === Config ===
-        self.lambda_ = float(lambda_)
+        self.lambda_ = lambda_
         self.discriminator_units = units
         self.discriminator_optimizer = None
 
+        # === Metrics ===
+        self.track("generator_loss", "discriminator_loss", "discriminator_accuracy")
+
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            lambda_=self.lambda_, discriminator_units=list(self.discriminator_units)
-        )
-        return config
+        return {**super().get_config(), "lambda_": self.lambda_,
+                "discriminator_units": list(self.discriminator_units)}
 
     # --- Two optimizers --------------------------------------------------------
 
-    def compile(
-        self, optimizer=None, discriminator_optimizer=None, jit_compile=True, **kwargs
-    ):
+    def compile(self, optimizer=None, discriminator_optimizer=None, jit_compile=True,
+                **kwargs):
         """Configures training; ``discriminator_optimizer`` is needed to ``fit``."""
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         if discriminator_optimizer is not None:
             discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
             discriminator_optimizer.build(self.discriminator.trainable_weights)
         self.discriminator_optimizer = discriminator_optimizer
+
+    @property
+    def optimizers(self) -> list:
+        found = super().optimizers
+        return found + ([self.discriminator_optimizer] if self.discriminator_optimizer else [])
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -127,28 +112,27 @@ class AAE(Autoencoder):
 
     # --- Losses ------------------------------------------------------------------
 
-    def discriminator_terms(self, prior_z, codes, training=False):
-        """The discriminator's loss and accuracy on prior samples (real) and codes."""
-        real_logits = self.discriminator(prior_z, training=training)
-        fake_logits = self.discriminator(codes, training=training)
-        loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(
-            tf.nn.softplus(fake_logits)
-        )
-        correct = tf.concat([real_logits > 0, fake_logits < 0], axis=0)
-        return loss, tf.reduce_mean(tf.cast(correct, loss.dtype))
+    def discriminator_terms(self, codes, training=False):
+        """The discriminator's loss and accuracy on ``codes`` and as many prior draws.
 
-    def regularizer(self, z, z_mean, z_log_var, images):
-        generator_loss = tf.reduce_mean(tf.nn.softplus(-self.discriminator(z)))
-        # Logged in evaluation; the training step replaces them by the update's.
-        prior_z = self.prior_samples(tf.shape(z)[0])
-        discriminator_loss, accuracy = self.discriminator_terms(
-            prior_z, tf.stop_gradient(z)
+        Under a ``tf.distribute`` strategy, on the codes of the global batch
+        and one set of prior draws every replica makes alike.
+        """
+        codes = distribute.gather(codes)
+        prior_z = self.prior_samples(tf.shape(codes)[0])
+        return divergences.discriminator_loss(
+            self.discriminator(prior_z, training=training),
+            self.discriminator(codes, training=training),
         )
-        return self.lambda_ * generator_loss, {
-            "generator_loss": generator_loss,
-            "discriminator_loss": discriminator_loss,
-            "discriminator_accuracy": accuracy,
-        }
+
+    def regularizer(self, z, z_mean, z_log_var, images, training=False):
+        generator_loss = divergences.generator_loss(self.discriminator(z))
+        terms = {"generator_loss": generator_loss}
+        if not training:
+            # In training, the discriminator's update reports its own terms.
+            loss, accuracy = self.discriminator_terms(tf.stop_gradient(z))
+            terms.update(discriminator_loss=loss, discriminator_accuracy=accuracy)
+        return self.lambda_ * generator_loss, terms
 
     def after_autoencoder_update(self, images, terms):
         """Updates the discriminator (its weights only) on new codes and prior draws."""
@@ -156,12 +140,11 @@ class AAE(Autoencoder):
             raise _missing_discriminator_optimizer()
         codes, _, _ = self.posterior(images, training=True)
         codes = tf.stop_gradient(codes)
-        prior_z = self.prior_samples(tf.shape(codes)[0])
         weights = self.discriminator.trainable_weights
         with tf.GradientTape() as tape:
-            loss, accuracy = self.discriminator_terms(prior_z, codes, training=True)
-        gradients = tape.gradient(loss, weights)
-        self.discriminator_optimizer.apply_gradients(
-            zip(gradients, weights, strict=True)
-        )
+            loss, accuracy = self.discriminator_terms(codes, training=True)
+            # The replica's share of the global batch's mean (`mmdvae.distribute`).
+            scaled_loss = self.discriminator_optimizer.scale_loss(distribute.scale_loss(loss))
+        gradients = tape.gradient(scaled_loss, weights)
+        self.discriminator_optimizer.apply_gradients(zip(gradients, weights, strict=True))
         return {"discriminator_loss": loss, "discriminator_accuracy": accuracy}

@@ -1,22 +1,26 @@
 """The shared base class of every mmdvae model.
 
 ``Autoencoder`` owns the training and evaluation steps, the metric trackers and
-the public ``encode``/``decode``/``sample``/``reconstruct`` methods. A model
-differs from the others only through hooks:
+the public ``encode``/``decode``/``sample``/``reconstruct`` methods. What a
+model adds is parts and hooks:
 
-- ``regularizer(z, z_mean, z_log_var, images)``: the latent term of the loss
-  and any extra quantities to log;
+- a likelihood (``mmdvae.likelihoods``) for the decoder, chosen by name or
+  object, and a prior (``mmdvae.priors``);
+- ``regularizer(z, z_mean, z_log_var, images, training)``: the latent term of
+  the loss and the quantities to log, added up from ``mmdvae.divergences``;
 - ``after_autoencoder_update(images, terms)``: a second update after the
   autoencoder's (the adversarial autoencoder trains its discriminator there);
-- ``extra_metric_names``: names of the extra logged quantities.
+- ``track(*names)`` in the constructor: the extra logged quantities.
 """
 
 import math
+import os
+import warnings
 
 import keras
 import tensorflow as tf
 
-from mmdvae import losses, networks, priors, validation
+from mmdvae import checks, distribute, likelihoods, networks, priors, validation
 
 ENCODER_TYPES = ("deterministic", "gaussian")
 
@@ -25,82 +29,71 @@ ENCODER_TYPES = ("deterministic", "gaussian")
 #: upper end keeps ``exp`` finite.
 LOG_VARIANCE_RANGE = (2.0 * math.log(0.005), 10.0)
 
+#: Largest latent size a model accepts (a typo such as 10**9 would otherwise
+#: allocate for minutes before running out of memory).
+MAX_LATENT_DIM = 65_536
+
+#: Images per batch of ``encode``/``decode`` on large arrays.
+ENCODE_BATCH_SIZE = 500
+
 _SEED_STATE_KEY = "seed_generator_state"
 
 
-def _check_choice(argument, value, allowed):
-    if value not in allowed:
-        raise ValueError(
-            f"Argument `{argument}` must be one of {tuple(allowed)}; "
-            f"received {argument}={value!r}."
-        )
-
-
-def _pop_gaussian_encoder_type(model_name, kwargs, reason):
-    """Takes ``encoder_type`` out of ``kwargs``, refusing all but ``"gaussian"``."""
-    encoder_type = kwargs.pop("encoder_type", "gaussian")
-    if encoder_type != "gaussian":
-        raise ValueError(
-            f"Argument `encoder_type` of {model_name} must be 'gaussian' ({reason}); "
-            f"received encoder_type={encoder_type!r}."
-        )
-
-
-def _check_latent_dim(latent_dim):
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int):
-        raise TypeError(
-            f"Argument `latent_dim` must be a positive integer; "
-            f"received latent_dim={latent_dim!r} of type {type(latent_dim).__name__}."
-        )
-    if latent_dim < 1:
-        raise ValueError(
-            f"Argument `latent_dim` must be a positive integer (>= 1); "
-            f"received latent_dim={latent_dim}."
-        )
+def clamp_log_variance(z_log_var):
+    """Clamps encoder log-variances to ``LOG_VARIANCE_RANGE``."""
+    return tf.clip_by_value(z_log_var, *LOG_VARIANCE_RANGE)
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
 class Autoencoder(keras.Model):
-    """Base class: an encoder, a decoder, a prior and one training step.
+    """Base class: an encoder, a decoder, a likelihood, a prior and one training step.
 
-    The loss is ``reconstruction_loss + regularization_loss``, where the
-    reconstruction term is averaged over the batch (its reduction over pixels is
-    set by ``reconstruction``, see ``mmdvae.losses``) and the regularization term
-    comes from the subclass's ``regularizer`` hook.
+    The loss is ``reconstruction_loss + regularization_loss``: the
+    likelihood's negative log-likelihood averaged over the batch (its reduction
+    over pixels is the likelihood's, see ``mmdvae.likelihoods``) and the
+    subclass's ``regularizer``. On its own it is a plain autoencoder.
 
     Args:
         latent_dim: size of the latent code.
-        image_shape: shape of one image. Defaults to ``(28, 28, 1)``.
+        image_shape: shape of one example. Defaults to ``(28, 28, 1)``;
+            ``(n,)`` for vector data with the ``"mlp"`` network.
         network: encoder/decoder architecture, one of ``mmdvae.networks.NETWORKS``.
             Defaults to ``"dcgan"`` (the InfoVAE authors' networks).
-        encoder_type: ``"deterministic"`` (``z = f(x)``) or ``"gaussian"``
-            (mean and log-variance, sampled by reparameterisation).
-        reconstruction: ``"mse"`` (squared error averaged over pixels, the
-            tutorial's), ``"bernoulli"`` (cross-entropy summed over pixels) or
-            ``"gaussian"`` (learned per-pixel std >= 0.005, summed over pixels).
+        encoder_type: ``"deterministic"`` (``z = f(x)``) or ``"gaussian"`` (mean
+            and log-variance, sampled by reparameterisation); ``None`` takes the
+            model's default, the first of its ``encoder_types``.
+        likelihood: a name in ``mmdvae.likelihoods.LIKELIHOODS`` or a
+            ``Likelihood``. Defaults to the model's ``default_likelihood``.
         prior: name in ``mmdvae.priors.PRIORS`` or a tensorflow-probability
             distribution with event shape ``[latent_dim]``.
         seed: integer seed of the model's random numbers (``None``: random).
     """
 
-    extra_metric_names: tuple = ()
+    #: Encoder types the model allows; the first is its default.
+    encoder_types = ENCODER_TYPES
+    #: Why a model allows only some encoder types (for the error message).
+    encoder_type_reason = ""
+    default_likelihood = "mse"
 
     def __init__(
         self,
         latent_dim: int,
         image_shape=(28, 28, 1),
         network: str = "dcgan",
-        encoder_type: str = "deterministic",
-        reconstruction: str = "mse",
+        encoder_type: str | None = None,
+        likelihood=None,
         prior="normal",
         seed: int | None = None,
         **kwargs,
     ):
-        _check_latent_dim(latent_dim)
-        _check_choice("network", network, networks.NETWORKS)
-        _check_choice("encoder_type", encoder_type, ENCODER_TYPES)
-        _check_choice("reconstruction", reconstruction, losses.RECONSTRUCTIONS)
-        image_shape = tuple(int(size) for size in image_shape)
+        likelihood = self._likelihood_argument(likelihood, kwargs)
+        latent_dim = checks.check_positive_int("latent_dim", latent_dim, maximum=MAX_LATENT_DIM)
+        image_shape = checks.check_shape("image_shape", image_shape)
+        checks.check_choice("network", network, networks.NETWORKS)
+        encoder_type = self._encoder_type_argument(encoder_type)
+        likelihood = likelihoods.get(likelihood)
+        seed = checks.check_seed("seed", seed)
+        prior_distribution = priors.get_prior(prior, latent_dim)
         super().__init__(**kwargs)
 
         # === Config ===
@@ -108,9 +101,9 @@ class Autoencoder(keras.Model):
         self.image_shape = image_shape
         self.network = network
         self.encoder_type = encoder_type
-        self.reconstruction = reconstruction
+        self.likelihood = likelihood
         self.prior_name = prior if isinstance(prior, str) else None
-        self.prior = priors.get_prior(prior, latent_dim)
+        self.prior = prior_distribution
         self.seed = seed
 
         # === Layers ===
@@ -118,19 +111,47 @@ class Autoencoder(keras.Model):
             network, image_shape, latent_dim, gaussian=encoder_type == "gaussian"
         )
         self.decoder = networks.make_decoder(
-            network,
-            latent_dim,
-            image_shape,
-            output_channels=2 if reconstruction == "gaussian" else 1,
+            network, latent_dim, image_shape,
+            output_channels=likelihood.values_per_channel,
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
 
         # === Metrics ===
-        names = ("loss", "reconstruction_loss", "regularization_loss")
-        self.trackers = [
-            keras.metrics.Mean(name=name) for name in names + tuple(self.extra_metric_names)
-        ]
+        self.trackers = []
+        self.track("loss", "reconstruction_loss", "regularization_loss")
         self.built = True
+
+    def _likelihood_argument(self, likelihood, kwargs):
+        # `reconstruction=` is the name of `likelihood=` before release 0.2.
+        if "reconstruction" in kwargs:
+            reconstruction = kwargs.pop("reconstruction")
+            if likelihood is not None and likelihood != reconstruction:
+                raise ValueError(
+                    f"Arguments `likelihood` and `reconstruction` (its former name) "
+                    f"disagree; received likelihood={likelihood!r}, "
+                    f"reconstruction={reconstruction!r}. Pass `likelihood` only."
+                )
+            warnings.warn(
+                "Argument `reconstruction` is now called `likelihood`.",
+                DeprecationWarning, stacklevel=3,
+            )
+            likelihood = reconstruction
+        return self.default_likelihood if likelihood is None else likelihood
+
+    def _encoder_type_argument(self, encoder_type):
+        if encoder_type is None:
+            return self.encoder_types[0]
+        if encoder_type in self.encoder_types:
+            return encoder_type
+        reason = f" ({self.encoder_type_reason})" if self.encoder_type_reason else ""
+        raise ValueError(
+            f"Argument `encoder_type` of {type(self).__name__} must be one of "
+            f"{self.encoder_types}{reason}; received encoder_type={encoder_type!r}."
+        )
+
+    def track(self, *names):
+        """Adds a ``keras.metrics.Mean`` for each logged quantity in ``names``."""
+        self.trackers.extend(keras.metrics.Mean(name=name) for name in names)
 
     # --- Configuration -------------------------------------------------------
 
@@ -147,7 +168,7 @@ class Autoencoder(keras.Model):
             image_shape=list(self.image_shape),
             network=self.network,
             encoder_type=self.encoder_type,
-            reconstruction=self.reconstruction,
+            likelihood=likelihoods.serialize(self.likelihood),
             prior=self.prior_name,
             seed=self.seed,
         )
@@ -155,25 +176,46 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        # Files written before release 0.2 name the likelihood `reconstruction`.
+        if "reconstruction" in config:
+            config["likelihood"] = config.pop("reconstruction")
         return cls(**config)
 
     def compile(self, optimizer=None, jit_compile=True, **kwargs):
         """Configures training; Adam(1e-3) and XLA compilation by default."""
         if optimizer is None:
             optimizer = keras.optimizers.Adam(1e-3)
+        jit_compile = distribute.check_jit_compile(self, jit_compile)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        # Built now, so its slot variables exist before the first step (a
+        # callback can then snapshot and restore the whole training state).
+        self.optimizer.build(self.autoencoder_weights)
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
-        if self.optimizer is not None:
-            self.optimizer.build(self.autoencoder_weights)
 
     @property
     def metrics(self):
         return self.trackers
 
+    @property
+    def optimizers(self) -> list:
+        """Every optimizer the model trains with (``optimizer`` first)."""
+        return [self.optimizer] if self.optimizer is not None else []
+
     # --- Saving ----------------------------------------------------------------
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves a ``.keras`` file through a temporary file, renamed at the end.
+
+        A model that cannot be serialised is refused before ``filepath`` is
+        touched, and a failure while writing leaves the old file as it was.
+        """
+        from mmdvae import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_own_variables(self, store):
         # The seed generator is not a layer, so Keras would not save its state:
@@ -196,7 +238,7 @@ class Autoencoder(keras.Model):
                 f"Autoencoder.export takes `filepath` and `overwrite`; received "
                 f"the unexpected arguments {sorted(kwargs)}."
             )
-        return export_saved_model(self, filepath, overwrite=overwrite)
+        return export_saved_model(self, os.fspath(filepath), overwrite=overwrite)
 
     # --- Input checks before any work -----------------------------------------
 
@@ -229,28 +271,15 @@ class Autoencoder(keras.Model):
 
     # --- Hooks -----------------------------------------------------------------
 
-    def regularizer(self, z, z_mean, z_log_var, images):
+    def regularizer(self, z, z_mean, z_log_var, images, training=False):
         """Returns ``(regularization_loss, {name: value})``; zero by default."""
-        return tf.zeros([]), {}
+        return tf.zeros([], dtype=z.dtype), {}
 
     def after_autoencoder_update(self, images, terms):
         """A second update after the autoencoder's; returns extra logged values."""
         return {}
 
     # --- Encoding and decoding ------------------------------------------------
-
-    def _check_images(self, images):
-        shape = tuple(images.shape[1:])
-        if len(shape) != len(self.image_shape) or any(
-            size is not None and size != expected
-            for size, expected in zip(shape, self.image_shape, strict=False)
-        ):
-            raise ValueError(
-                f"Argument `images` must have shape "
-                f"(batch, {', '.join(map(str, self.image_shape))}) "
-                f"to match the model's image_shape={self.image_shape}; received "
-                f"images of shape {tuple(images.shape)}."
-            )
 
     def prior_samples(self, num_samples, seed=None):
         """Draws ``num_samples`` codes from the prior (the model's seed by default)."""
@@ -259,8 +288,18 @@ class Autoencoder(keras.Model):
         return self.prior.sample(num_samples, seed=tf.cast(seed, tf.int32))
 
     def normal_noise(self, shape):
-        """Standard normal noise for reparameterised samples (the model's seed)."""
-        return keras.random.normal(shape, seed=self.seed_generator)
+        """Standard normal noise for reparameterised samples (the model's seed).
+
+        In a step on several replicas, the rows of this replica in one draw for
+        the global batch, as ``prior_samples``.
+        """
+        shape = tf.convert_to_tensor(shape, dtype=tf.int32)
+        return distribute.replica_rows(
+            lambda rows: keras.random.normal(
+                tf.concat([tf.reshape(rows, [1]), shape[1:]], axis=0), seed=self.seed_generator
+            ),
+            shape[0],
+        )
 
     def posterior(self, images, training=False):
         """Returns ``(z, z_mean, z_log_var)``; the last two are ``None`` when deterministic."""
@@ -268,43 +307,55 @@ class Autoencoder(keras.Model):
             z = self.encoder(images, training=training)
             return z, None, None
         z_mean, z_log_var = self.encoder(images, training=training)
-        z_log_var = tf.clip_by_value(z_log_var, *LOG_VARIANCE_RANGE)
+        z_log_var = clamp_log_variance(z_log_var)
         noise = self.normal_noise(tf.shape(z_mean))
         return z_mean + tf.exp(0.5 * z_log_var) * noise, z_mean, z_log_var
 
-    def encode(self, images, sample: bool = False):
-        """Codes of ``images``: the posterior mean, or a sample when ``sample``."""
-        validation.check_images(self, images)
-        images = tf.convert_to_tensor(images, dtype=self.compute_dtype)
-        self._check_images(images)
-        z, z_mean, _ = self.posterior(images)
-        return z if sample or z_mean is None else z_mean
+    def _in_batches(self, function, values, batch_size):
+        checks.check_positive_int("batch_size", batch_size)
+        values = tf.convert_to_tensor(values, dtype=self.compute_dtype)
+        if not tf.executing_eagerly() or values.shape[0] <= batch_size:
+            return function(values)
+        parts = [function(values[start:start + batch_size])
+                 for start in range(0, int(tf.shape(values)[0]), batch_size)]
+        return tf.concat(parts, axis=0)
 
-    def decoder_outputs(self, z, training=False):
-        """Returns the decoder's ``(mean, std)``: std is ``None`` but for "gaussian"."""
-        logits = self.decoder(z, training=training)
-        if self.reconstruction != "gaussian":
-            return logits, None
-        mean_logits, std_logits = tf.split(logits, 2, axis=-1)
-        std = tf.maximum(tf.sigmoid(std_logits), losses.MIN_DECODER_STD)
-        return mean_logits, std
+    def encode(self, images, sample: bool = False, batch_size: int = ENCODE_BATCH_SIZE):
+        """Codes of ``images``: the posterior mean, or a sample when ``sample``.
+
+        Large arrays are encoded ``batch_size`` images at a time.
+        """
+        validation.check_images(self, images)
+
+        def codes(batch):
+            z, z_mean, _ = self.posterior(batch)
+            return z if sample or z_mean is None else z_mean
+
+        return self._in_batches(codes, images, batch_size)
 
     def decoded_images(self, z, training=False):
-        """Images (pixel probabilities or means) decoded from ``z``, unchecked."""
-        logits, _ = self.decoder_outputs(z, training=training)
-        return tf.sigmoid(logits)
+        """Images (the likelihood's probabilities or means) decoded from ``z``, unchecked."""
+        return self.likelihood.mean(self.decoder(z, training=training))
 
-    def decode(self, z):
-        """Images (pixel probabilities or means in [0, 1]) decoded from codes ``z``."""
+    def decoder_samples(self, z, training=False):
+        """Draws ``x ~ p(x|z)`` (reparameterised where the likelihood allows it)."""
+        outputs = self.decoder(z, training=training)
+        noise = self.normal_noise(tf.shape(self.likelihood.mean(outputs)))
+        return self.likelihood.sample(outputs, noise)
+
+    def decode(self, z, batch_size: int = ENCODE_BATCH_SIZE):
+        """Images (the likelihood's probabilities or means) decoded from codes ``z``."""
         validation.check_codes(self, z)
-        return self.decoded_images(tf.convert_to_tensor(z, dtype=self.compute_dtype))
+        return self._in_batches(self.decoded_images, z, batch_size)
 
-    def reconstruct(self, images):
+    def reconstruct(self, images, batch_size: int = ENCODE_BATCH_SIZE):
         """Decodes the codes of ``images`` (posterior means for Gaussian encoders)."""
-        return self.decode(self.encode(images))
+        return self.decode(self.encode(images, batch_size=batch_size), batch_size=batch_size)
 
     def sample(self, num_samples: int, seed: int | None = None):
         """Decodes ``num_samples`` codes drawn from the prior."""
+        num_samples = checks.check_positive_int("num_samples", num_samples, maximum=10**7)
+        seed = checks.check_seed("seed", seed)
         if seed is not None:
             seed = tf.constant([seed, 0])
         return self.decode(self.prior_samples(num_samples, seed=seed))
@@ -315,21 +366,17 @@ class Autoencoder(keras.Model):
 
     # --- Loss and steps --------------------------------------------------------
 
-    def reconstruction_terms(self, images, logits, std):
-        """The reconstruction loss of each example."""
-        if self.reconstruction == "mse":
-            return losses.mean_squared_error(images, tf.sigmoid(logits))
-        if self.reconstruction == "bernoulli":
-            return losses.bernoulli_negative_log_likelihood(images, logits)
-        return losses.gaussian_negative_log_likelihood(images, tf.sigmoid(logits), std)
-
     def compute_terms(self, images, training=False):
         """All logged terms of the loss on a batch, ``loss`` included."""
-        self._check_images(images)
+        validation.check_images(self, images)
         z, z_mean, z_log_var = self.posterior(images, training=training)
-        logits, std = self.decoder_outputs(z, training=training)
-        reconstruction_loss = tf.reduce_mean(self.reconstruction_terms(images, logits, std))
-        regularization_loss, extra_terms = self.regularizer(z, z_mean, z_log_var, images)
+        outputs = self.decoder(z, training=training)
+        reconstruction_loss = tf.reduce_mean(
+            self.likelihood.negative_log_likelihood(images, outputs)
+        )
+        regularization_loss, extra_terms = self.regularizer(
+            z, z_mean, z_log_var, images, training=training
+        )
         return {
             "loss": reconstruction_loss + regularization_loss,
             "reconstruction_loss": reconstruction_loss,
@@ -344,14 +391,16 @@ class Autoencoder(keras.Model):
     def _record(self, terms):
         for tracker in self.trackers:
             tracker.update_state(terms[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
+        return distribute.step_logs({tracker.name: tracker.result() for tracker in self.trackers})
 
     def train_step(self, data):
         images = self._images(data)
         weights = self.autoencoder_weights
         with tf.GradientTape() as tape:
             terms = self.compute_terms(images, training=True)
-        gradients = tape.gradient(terms["loss"], weights)
+            # Keras sums the replicas' gradients (see `mmdvae.distribute`).
+            loss = self.optimizer.scale_loss(distribute.scale_loss(terms["loss"]))
+        gradients = tape.gradient(loss, weights)
         self.optimizer.apply_gradients(zip(gradients, weights, strict=True))
         terms.update(self.after_autoencoder_update(images, terms))
         return self._record(terms)

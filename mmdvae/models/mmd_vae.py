@@ -1,12 +1,13 @@
-"""MMD-VAE: the InfoVAE with alpha = 1 and the maximum mean discrepancy."""
+"""MMD-VAE: reconstruction plus the maximum mean discrepancy of q(z) from p(z)."""
 
 import keras
 
-from mmdvae.models.info_vae import InfoVAE
+from mmdvae import checks, divergences
+from mmdvae.models.base import Autoencoder
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
-class MMDVAE(InfoVAE):
+class MMDVAE(Autoencoder):
     """Maximum-mean-discrepancy variational autoencoder (InfoVAE, alpha = 1).
 
     ```
@@ -19,17 +20,18 @@ class MMDVAE(InfoVAE):
     prior samples, using the tutorial's kernel ``exp(-||x - y||^2 / d^2)`` and the
     biased estimator by default. ``MMDVAE(latent_dim=20)`` is the tutorial's model:
     the dcgan networks, a deterministic encoder, the squared error averaged over
-    pixels (``reconstruction="mse"``) and ``lambda_ = 1``. Because that error is a
+    pixels (``likelihood="mse"``) and ``lambda_ = 1``. Because that error is a
     per-pixel mean, ``lambda_`` is relative to it: use a larger weight (the
     authors' evaluation script: 50; the paper: 1000 with summed likelihoods) with
-    summed reconstruction terms.
+    summed likelihoods.
 
     Args:
         latent_dim: size of the latent code.
-        lambda_: weight of the MMD. Defaults to 1.
-        kernel, bandwidth, estimator, num_prior_samples: see ``InfoVAE``.
-        encoder_type: ``"deterministic"`` (default) or ``"gaussian"``.
-        **kwargs: the ``Autoencoder`` arguments.
+        lambda_: weight of the MMD (>= 0). Defaults to 1.
+        kernel, bandwidth, estimator, num_prior_samples: the MMD's, see
+            ``mmdvae.divergences.MMD``.
+        **kwargs: the ``Autoencoder`` arguments (deterministic encoder and
+            ``"mse"`` likelihood by default).
 
     Example:
 
@@ -40,12 +42,22 @@ class MMDVAE(InfoVAE):
     ```
     """
 
-    extra_metric_names = ("mmd",)
+    def __init__(self, latent_dim: int, lambda_: float = 1.0, kernel="tutorial",
+                 bandwidth=None, estimator="biased", num_prior_samples=None, **kwargs):
+        lambda_ = checks.check_number("lambda_", lambda_, minimum=0.0)
+        mmd = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
+        super().__init__(latent_dim, **kwargs)
+        self.lambda_ = lambda_
+        self.mmd = mmd
+        self.track("mmd")
 
-    def __init__(self, latent_dim: int, lambda_: float = 1.0, **kwargs):
-        super().__init__(latent_dim, alpha=1.0, lambda_=lambda_, divergence="mmd", **kwargs)
+    @property
+    def min_batch_size(self) -> int:
+        return self.mmd.min_batch_size
 
     def get_config(self):
-        config = super().get_config()
-        del config["alpha"], config["divergence"]
-        return config
+        return {**super().get_config(), "lambda_": self.lambda_, **self.mmd.get_config()}
+
+    def regularizer(self, z, z_mean, z_log_var, images, training=False):
+        mmd = self.mmd(z, self.prior, self.prior_samples)
+        return self.lambda_ * mmd, {"mmd": mmd}

@@ -1,14 +1,25 @@
-"""VIMAE: the variational infomax autoencoder (an MMD-VAE with a Gaussian encoder)."""
+"""VIMAE: the variational infomax autoencoder (a Gaussian encoder and the MMD)."""
 
 import keras
 import tensorflow as tf
 
-from mmdvae.models.base import _pop_gaussian_encoder_type
-from mmdvae.models.mmd_vae import MMDVAE
+from mmdvae import checks, divergences
+from mmdvae.models.base import Autoencoder
+
+
+def prior_entropy(model_name: str, prior, prior_argument) -> float:
+    """The prior's entropy ``H(p(z))`` in nats; a ValueError when it has no closed form."""
+    try:
+        return float(prior.entropy())
+    except NotImplementedError:
+        raise ValueError(
+            f"{model_name} needs a prior with a closed-form entropy; received "
+            f"prior={prior_argument!r}."
+        ) from None
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
-class VIMAE(MMDVAE):
+class VIMAE(Autoencoder):
     """Variational InfoMax AutoEncoder, normal (VIMAE-n) or logistic (VIMAE-l) prior.
 
     ```
@@ -18,19 +29,20 @@ class VIMAE(MMDVAE):
     Crescimanna and Graham, "The Variational InfoMax AutoEncoder" (IJCNN 2020),
     eq. (5): a stochastic Gaussian encoder sampled by reparameterisation, and the
     divergence between the aggregate posterior and the prior estimated by the
-    MMD (the ``MMDVAE`` machinery). ``VIMAE(prior="normal")`` is VIMAE-n,
-    ``VIMAE(prior="logistic")`` VIMAE-l. The paper ties the network's capacity to
-    the prior's entropy ``H(p(z))``, which ``capacity`` returns in nats
-    (``d/2 log(2 pi e)`` for the standard normal, ``2 d`` for the standard
-    logistic) and the model logs as ``capacity``.
+    MMD. ``VIMAE(prior="normal")`` is VIMAE-n, ``VIMAE(prior="logistic")``
+    VIMAE-l. The paper ties the network's capacity to the prior's entropy
+    ``H(p(z))``, which ``capacity`` returns in nats (``d/2 log(2 pi e)`` for the
+    standard normal, ``2 d`` for the standard logistic) and the model logs as
+    ``capacity``.
 
     Args:
         latent_dim: size of the latent code.
-        lambda_: weight of the MMD. Defaults to 1.
+        lambda_: weight of the MMD (>= 0). Defaults to 1.
         prior: ``"normal"`` (default), ``"logistic"``, or any prior of
             ``mmdvae.priors`` with a closed-form entropy.
-        kernel, bandwidth, estimator, num_prior_samples: see ``InfoVAE``.
-        **kwargs: the ``Autoencoder`` arguments; the encoder is always Gaussian.
+        kernel, bandwidth, estimator, num_prior_samples: the MMD's, see
+            ``mmdvae.divergences.MMD``.
+        **kwargs: the ``Autoencoder`` arguments; the encoder is Gaussian.
 
     Example:
 
@@ -42,28 +54,28 @@ class VIMAE(MMDVAE):
     ```
     """
 
-    extra_metric_names = ("mmd", "capacity")
+    encoder_types = ("gaussian",)
+    encoder_type_reason = "its encoder is stochastic"
 
-    def __init__(self, latent_dim: int, lambda_: float = 1.0, prior="normal", **kwargs):
-        _pop_gaussian_encoder_type("VIMAE", kwargs, "its encoder is stochastic")
-        super().__init__(
-            latent_dim, lambda_=lambda_, prior=prior, encoder_type="gaussian", **kwargs
-        )
-        try:
-            entropy = self.prior.entropy()
-        except NotImplementedError:
-            raise ValueError(
-                f"VIMAE needs a prior with a closed-form entropy (its capacity); "
-                f"received prior={prior!r}."
-            ) from None
-        self._capacity = float(entropy)
+    def __init__(self, latent_dim: int, lambda_: float = 1.0, prior="normal",
+                 kernel="tutorial", bandwidth=None, estimator="biased",
+                 num_prior_samples=None, **kwargs):
+        lambda_ = checks.check_number("lambda_", lambda_, minimum=0.0)
+        mmd = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
+        super().__init__(latent_dim, prior=prior, **kwargs)
+        self.lambda_ = lambda_
+        self.mmd = mmd
+        self.capacity = prior_entropy("VIMAE", self.prior, prior)
+        self.track("mmd", "capacity")
 
     @property
-    def capacity(self) -> float:
-        """The prior's entropy ``H(p(z))`` in nats."""
-        return self._capacity
+    def min_batch_size(self) -> int:
+        return self.mmd.min_batch_size
 
-    def regularizer(self, z, z_mean, z_log_var, images):
-        loss, terms = super().regularizer(z, z_mean, z_log_var, images)
-        terms["capacity"] = tf.constant(self.capacity, dtype=loss.dtype)
-        return loss, terms
+    def get_config(self):
+        return {**super().get_config(), "lambda_": self.lambda_, **self.mmd.get_config()}
+
+    def regularizer(self, z, z_mean, z_log_var, images, training=False):
+        mmd = self.mmd(z, self.prior, self.prior_samples)
+        capacity = tf.constant(self.capacity, dtype=mmd.dtype)
+        return self.lambda_ * mmd, {"mmd": mmd, "capacity": capacity}
