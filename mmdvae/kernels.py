@@ -9,7 +9,18 @@ MMD^2 = mean_ij k(x_i, x_j) + mean_ij k(y_i, y_j) - 2 mean_ij k(x_i, y_j)
 ```
 
 Everything here is plain TensorFlow: it runs eagerly, inside `tf.function` and under
-XLA (`jit_compile=True`), with batch sizes known only at run time.
+XLA (`jit_compile=True`), with batch sizes known only at run time; `mmd_test`, the
+permutation two-sample test, runs eagerly on whole sample sets.
+
+The `"rbf"` and `"inverse_multiquadric"` kernels accept `bandwidth="median"`, the
+median heuristic (Gretton et al., "A Kernel Two-Sample Test", JMLR 2012):
+
+```
+bandwidth = median_{i < j} ||z_i - z_j||      over the pooled rows z of x and y
+```
+
+(the median of the distances, not of their squares; for an even number of pairs the
+mean of the two middle distances, as `np.median`).
 
 Precision: the MMD is a small difference of means of values near 1, so the sums are
 accumulated in float64 whatever the input dtype, and the result is cast back to it.
@@ -20,6 +31,7 @@ their distance from the origin.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import numbers
@@ -33,10 +45,15 @@ __all__ = [
     "INVERSE_MULTIQUADRIC_SCALES",
     "KERNELS",
     "METHODS",
+    "NULL_QUANTILE_LEVELS",
+    "MMDTestResult",
     "compute_kernel",
     "compute_mmd",
     "get_kernel",
     "inverse_multiquadric_kernel",
+    "median_bandwidth",
+    "mmd_test",
+    "permutation_indices",
     "rbf_kernel",
     "squared_distances",
     "tutorial_kernel",
@@ -46,6 +63,8 @@ KERNELS = ("tutorial", "rbf", "inverse_multiquadric")
 ESTIMATORS = ("biased", "unbiased")
 METHODS = ("matmul", "tiled")
 INVERSE_MULTIQUADRIC_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+MEDIAN = "median"
+NULL_QUANTILE_LEVELS = (0.5, 0.9, 0.95, 0.99)
 
 KernelFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
@@ -103,6 +122,27 @@ def _validate_positive(argument: str, value) -> None:
         raise ValueError(
             f"Argument `{argument}` must be a number > 0; received "
             f"{argument}={value!r}."
+        )
+
+
+def _is_median(bandwidth) -> bool:
+    return isinstance(bandwidth, str) and bandwidth == MEDIAN
+
+
+def _validate_bandwidth(bandwidth) -> None:
+    """A number > 0 (or a tensor, checked when used) or the string `"median"`."""
+    if isinstance(bandwidth, str | bytes) and not _is_median(bandwidth):
+        raise ValueError(
+            f"Argument `bandwidth` must be a number > 0 or {MEDIAN!r}; received "
+            f"bandwidth={bandwidth!r}."
+        )
+    if bandwidth is None or isinstance(bandwidth, bool) or (
+        isinstance(bandwidth, numbers.Number | np.ndarray)
+        and not np.all(np.isfinite(bandwidth) & (np.asarray(bandwidth) > 0))
+    ):
+        raise ValueError(
+            f"Argument `bandwidth` must be a number > 0; received "
+            f"bandwidth={bandwidth!r} (or pass {MEDIAN!r} for the median heuristic)."
         )
 
 
@@ -209,7 +249,129 @@ def squared_distances(x, y) -> tf.Tensor:
     return tf.nn.relu(x_norms[:, tf.newaxis] + y_norms[tf.newaxis, :] - 2.0 * products)
 
 
+# === The median heuristic ===
+
+
+def _check_pooled_rows(tensor: tf.Tensor) -> list:
+    """Two pooled rows at least (one pair); returns run-time asserts."""
+    num_rows = tensor.shape[0] if tensor.shape.rank is not None else None
+    if num_rows is not None:
+        if num_rows < 2:
+            raise ValueError(
+                f"The median heuristic needs at least 2 rows in the pooled sample "
+                f"(one pair); received {num_rows}."
+            )
+        return []
+    assertion = tf.debugging.assert_greater_equal(
+        tf.shape(tensor)[0],
+        2,
+        message="The median heuristic needs at least 2 rows in the pooled sample",
+    )
+    return [assertion] if assertion is not None else []
+
+
+def _middle_values(values: tf.Tensor, counted: tf.Tensor, num_counted: tf.Tensor):
+    """The two middle values (ranks `(N - 1) // 2` and `N // 2`) of `values[counted]`.
+
+    `values` are >= 0 floats. Their bit patterns, read as integers, are ordered as
+    the values are, so a binary search over integers finds the value of a rank in
+    at most 32 (float32) or 64 (float64) counting passes; XLA's CPU sort of all
+    `P^2` entries would be much slower.
+    """
+    integer_dtype = tf.int64 if values.dtype == tf.float64 else tf.int32
+    largest = integer_dtype.max
+    bits = tf.where(counted, tf.bitcast(values, integer_dtype), largest)
+
+    def count_at_most(bound):
+        return tf.reduce_sum(tf.cast(bits <= bound, tf.int64))
+
+    lower_rank = tf.cast((num_counted - 1) // 2, tf.int64)
+    upper_rank = tf.cast(num_counted // 2, tf.int64)
+
+    def narrower(low, high):
+        middle = low + (high - low) // 2
+        enough = count_at_most(middle) >= lower_rank + 1
+        return tf.where(enough, low, middle + 1), tf.where(enough, middle, high)
+
+    high = tf.reduce_max(tf.where(counted, bits, tf.zeros_like(bits)))
+    _, lower_bits = tf.while_loop(
+        lambda low, high: low < high, narrower, (tf.zeros_like(high), high)
+    )
+    # The next value up, unless the lower middle value fills the upper rank too.
+    next_bits = tf.reduce_min(tf.where(bits > lower_bits, bits, largest))
+    upper_bits = tf.where(count_at_most(lower_bits) >= upper_rank + 1, lower_bits, next_bits)
+    return (
+        tf.bitcast(lower_bits, values.dtype),
+        tf.bitcast(upper_bits, values.dtype),
+    )
+
+
+def median_bandwidth(x, y=None) -> tf.Tensor:
+    """The median heuristic: the median distance between the pooled rows.
+
+    ```
+    bandwidth = median_{i < j} ||z_i - z_j||,   z = the rows of x and y stacked
+    ```
+
+    over the `N = P (P - 1) / 2` distinct pairs of the `P` pooled rows; for even
+    `N` the mean of the two middle distances (as `np.median`). With `y` omitted or
+    the same tensor object as `x`, the rows of `x` alone are pooled. Gretton et al.,
+    "A Kernel Two-Sample Test", JMLR 2012, set the Gaussian kernel's width this way.
+
+    No gradient flows through the result. The middle ranks are found by a binary
+    search over the `[P, P]` squared distances (O(P^2) memory, at most 32 counting
+    passes in float32, 64 in float64), which XLA compiles; `mmd_test` selects the
+    median of large pooled samples block by block instead. Half-precision inputs
+    are handled in float32. The result is 0 when more than half of the pairs
+    coincide, and the kernels then give NaN.
+
+    Args:
+        x: `[n, d]` samples.
+        y: `[m, d]` samples, or None.
+
+    Returns:
+        A scalar tensor of the input dtype.
+    """
+    if y is None or y is x:
+        pooled, _ = _validate_pair(x, x)
+    else:
+        x, y = _validate_pair(x, y)
+        pooled = tf.concat([x, y], axis=0)
+    dtype = pooled.dtype
+    pooled = tf.stop_gradient(pooled)
+    if dtype not in (tf.float32, tf.float64):
+        pooled = tf.cast(pooled, tf.float32)
+    assertions = _check_pooled_rows(pooled)
+    distances = squared_distances(pooled, pooled)
+    num_rows = tf.shape(pooled)[0]
+    index = tf.range(num_rows)
+    upper = index[:, tf.newaxis] < index[tf.newaxis, :]
+    num_pairs = num_rows * (num_rows - 1) // 2
+    lower_middle, upper_middle = _middle_values(distances, upper, num_pairs)
+    median = 0.5 * (tf.sqrt(lower_middle) + tf.sqrt(upper_middle))
+    if assertions:
+        with tf.control_dependencies(assertions):
+            median = tf.identity(median)
+    return tf.stop_gradient(tf.cast(median, dtype))
+
+
+def _resolve_bandwidth(bandwidth, x, y):
+    return median_bandwidth(x, y) if _is_median(bandwidth) else bandwidth
+
+
+def _resolve_median(kernel_kwargs: dict, x, y) -> dict:
+    """`kernel_kwargs` with `bandwidth="median"` replaced by the pooled median."""
+    if not _is_median(kernel_kwargs.get("bandwidth")):
+        return kernel_kwargs
+    return {**kernel_kwargs, "bandwidth": median_bandwidth(x, y)}
+
+
 # === Kernels by name ===
+
+
+def _as_dtype(value, dtype: tf.DType) -> tf.Tensor:
+    # `tf.cast` of a Python float would round it to float32 first.
+    return tf.cast(tf.convert_to_tensor(value, dtype_hint=dtype), dtype)
 
 
 def _num_columns(x, dtype: tf.DType) -> tf.Tensor:
@@ -242,8 +404,8 @@ def tutorial_kernel(x, y, method: str = "matmul") -> tf.Tensor:
     return tf.exp(-distances / tf.square(dim))
 
 
-def rbf_kernel(x, y, bandwidth: float = 1.0) -> tf.Tensor:
-    """Gaussian (RBF) kernel with an explicit bandwidth.
+def rbf_kernel(x, y, bandwidth: float | str = 1.0) -> tf.Tensor:
+    """Gaussian (RBF) kernel with an explicit bandwidth or the median heuristic.
 
     ```
     k(x, y) = exp(-||x - y||^2 / (2 * bandwidth^2))
@@ -252,23 +414,28 @@ def rbf_kernel(x, y, bandwidth: float = 1.0) -> tf.Tensor:
     Args:
         x: `[n, d]` samples.
         y: `[m, d]` samples.
-        bandwidth: kernel width, > 0. Default 1.0. The tutorial kernel is the
-            case `bandwidth = d / sqrt(2)`.
+        bandwidth: kernel width, > 0, or `"median"`: `median_bandwidth(x, y)`, the
+            median distance between the pooled rows of this call's `x` and `y`
+            (`compute_mmd` instead pools its two samples once for all three
+            kernel matrices). Default 1.0. The tutorial kernel is the case
+            `bandwidth = d / sqrt(2)`.
 
     Returns:
         The `[n, m]` kernel matrix.
     """
-    _validate_positive("bandwidth", bandwidth)
+    _validate_bandwidth(bandwidth)
+    bandwidth = _resolve_bandwidth(bandwidth, x, y)
     distances = squared_distances(x, y)
-    bandwidth = tf.cast(bandwidth, distances.dtype)
+    bandwidth = _as_dtype(bandwidth, distances.dtype)
     return tf.exp(-distances / (2.0 * tf.square(bandwidth)))
 
 
 def inverse_multiquadric_kernel(
     x,
     y,
-    prior_variance: float = 1.0,
+    prior_variance: float | None = None,
     scales: Sequence[float] = INVERSE_MULTIQUADRIC_SCALES,
+    bandwidth: float | str | None = None,
 ) -> tf.Tensor:
     """Multi-scale inverse multiquadric kernel of the Wasserstein autoencoder.
 
@@ -281,23 +448,52 @@ def inverse_multiquadric_kernel(
     scale multiplies the prior variance, `C_s = 2 d (s sigma^2)`, and the kernels of
     all scales are summed.
 
+    Given a `bandwidth` instead of `prior_variance`, the constants are
+    `C_s = 2 * s * bandwidth^2`, so that, like the RBF kernel, the kernel is a
+    function of `||x - y||^2 / (2 bandwidth^2)`:
+    `k = sum_s s / (s + ||x - y||^2 / (2 bandwidth^2))`. `bandwidth = sqrt(d
+    prior_variance)` gives the WAE constants; `bandwidth="median"` the median
+    heuristic (`median_bandwidth`).
+
     Args:
         x: `[n, d]` samples.
         y: `[m, d]` samples.
-        prior_variance: variance `sigma^2` of each prior dimension, > 0. Default 1.0.
+        prior_variance: variance `sigma^2` of each prior dimension, > 0. Default
+            None: 1.0, unless `bandwidth` is given.
         scales: positive multipliers of the base constant. Default
             `(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)`.
+        bandwidth: None (default), a number > 0 or `"median"`; exclusive with
+            `prior_variance`.
 
     Returns:
         The `[n, m]` kernel matrix.
     """
-    _validate_positive("prior_variance", prior_variance)
     _validate_scales(scales)
+    _validate_variance_or_bandwidth(prior_variance, bandwidth)
+    if bandwidth is not None:
+        bandwidth = _resolve_bandwidth(bandwidth, x, y)
     distances = squared_distances(x, y)
-    dim = _num_columns(x, distances.dtype)
-    base = 2.0 * dim * tf.cast(prior_variance, distances.dtype)
+    if bandwidth is None:
+        dim = _num_columns(x, distances.dtype)
+        variance = 1.0 if prior_variance is None else prior_variance
+        base = 2.0 * dim * _as_dtype(variance, distances.dtype)
+    else:
+        base = 2.0 * tf.square(_as_dtype(bandwidth, distances.dtype))
     constants = [base * scale for scale in scales]
     return tf.add_n([constant / (constant + distances) for constant in constants])
+
+
+def _validate_variance_or_bandwidth(prior_variance, bandwidth) -> None:
+    if prior_variance is not None and bandwidth is not None:
+        raise ValueError(
+            f"Arguments `prior_variance` and `bandwidth` of the inverse multiquadric "
+            f"kernel are exclusive; received prior_variance={prior_variance!r} and "
+            f"bandwidth={bandwidth!r}."
+        )
+    if prior_variance is not None:
+        _validate_positive("prior_variance", prior_variance)
+    if bandwidth is not None:
+        _validate_bandwidth(bandwidth)
 
 
 _KERNEL_FUNCTIONS = {
@@ -308,20 +504,35 @@ _KERNEL_FUNCTIONS = {
 
 _KERNEL_ARGUMENT_VALIDATORS = {
     "method": _validate_method,
-    "bandwidth": functools.partial(_validate_positive, "bandwidth"),
+    "bandwidth": _validate_bandwidth,
     "prior_variance": functools.partial(_validate_positive, "prior_variance"),
     "scales": _validate_scales,
 }
 
 
+def _median_resolving(kernel: Callable, kernel_kwargs: dict) -> KernelFunction:
+    """A callable kernel given `bandwidth="median"`: the number, resolved per call."""
+
+    def kernel_function(x, y):
+        return kernel(x, y, **_resolve_median(kernel_kwargs, x, y))
+
+    return kernel_function
+
+
 def get_kernel(kernel: str | Callable = "tutorial", **kernel_kwargs) -> KernelFunction:
     """Returns a kernel function `(x, y) -> [n, m] matrix`.
+
+    With `bandwidth="median"`, each call of the returned function uses the median
+    heuristic of its own `x` and `y` pooled (`median_bandwidth`); to share one
+    bandwidth between several calls, pass `median_bandwidth(x, y)` as the number.
+    `compute_mmd`, `stein_variational_gradient` and `mmd_test` do this for you.
 
     Args:
         kernel: one of `KERNELS` (`"tutorial"`, `"rbf"`, `"inverse_multiquadric"`)
             or a callable `(x, y, **kernel_kwargs) -> [n, m] matrix`.
         **kernel_kwargs: keyword arguments of the kernel, e.g. `bandwidth` for
-            `"rbf"`; checked at once for named kernels.
+            `"rbf"`; checked at once for named kernels. A callable given
+            `bandwidth="median"` receives the number.
 
     Returns:
         A callable `(x, y) -> [n, m] matrix`.
@@ -333,6 +544,8 @@ def get_kernel(kernel: str | Callable = "tutorial", **kernel_kwargs) -> KernelFu
     TensorShape([3, 4])
     """
     if callable(kernel):
+        if _is_median(kernel_kwargs.get("bandwidth")):
+            return _median_resolving(kernel, kernel_kwargs)
         return functools.partial(kernel, **kernel_kwargs) if kernel_kwargs else kernel
     if not isinstance(kernel, str) or kernel not in _KERNEL_FUNCTIONS:
         raise _choice_error("kernel", kernel, KERNELS, " or a callable")
@@ -346,6 +559,10 @@ def get_kernel(kernel: str | Callable = "tutorial", **kernel_kwargs) -> KernelFu
         )
     for name, value in kernel_kwargs.items():
         _KERNEL_ARGUMENT_VALIDATORS[name](value)
+    if kernel == "inverse_multiquadric":
+        _validate_variance_or_bandwidth(
+            kernel_kwargs.get("prior_variance"), kernel_kwargs.get("bandwidth")
+        )
     return functools.partial(function, **kernel_kwargs) if kernel_kwargs else function
 
 
@@ -413,7 +630,9 @@ def compute_mmd(
             `"tutorial"`.
         estimator: `"biased"` (default) or `"unbiased"`.
         **kernel_kwargs: passed to the kernel, e.g. `method="tiled"`,
-            `bandwidth=2.0`.
+            `bandwidth=2.0`. `bandwidth="median"` is `median_bandwidth(x, y)` of
+            this call's `x` and `y` pooled, computed once and shared by the three
+            kernel matrices, without gradient.
 
     Returns:
         A scalar tensor of the input dtype.
@@ -428,6 +647,8 @@ def compute_mmd(
     if estimator not in ESTIMATORS:
         raise _choice_error("estimator", estimator, ESTIMATORS)
     x, y = _validate_pair(x, y)
+    if _is_median(kernel_kwargs.get("bandwidth")):
+        kernel_function = get_kernel(kernel, **_resolve_median(kernel_kwargs, x, y))
     unbiased = estimator == "unbiased"
     assertions = (
         _check_min_rows(x, "x") + _check_min_rows(y, "y") if unbiased else []
@@ -478,13 +699,16 @@ def stein_variational_gradient(
         z: `[n, d]` samples of `q`.
         scores: `[n, d]` values of ``grad log p(z)`` at `z`.
         kernel: a name in `KERNELS` or a translation-invariant callable.
-        **kernel_kwargs: passed to the kernel, see `get_kernel`.
+        **kernel_kwargs: passed to the kernel, see `get_kernel`;
+            `bandwidth="median"` is `median_bandwidth(z)`.
 
     Returns:
         The `[n, d]` tensor ``phi(z_j)``.
     """
     kernel_function = get_kernel(kernel, **kernel_kwargs)
     z, scores = _validate_pair(tf.stop_gradient(z), tf.stop_gradient(scores))
+    if _is_median(kernel_kwargs.get("bandwidth")):
+        kernel_function = get_kernel(kernel, **_resolve_median(kernel_kwargs, z, z))
     dtype = z.dtype
     z, scores = tf.cast(z, tf.float64), tf.cast(scores, tf.float64)
     targets = tf.identity(z)
@@ -521,3 +745,382 @@ def stein_surrogate_loss(
     """
     phi = stein_variational_gradient(z, scores, kernel, **kernel_kwargs)
     return -tf.reduce_mean(tf.reduce_sum(phi * z, axis=1))
+
+
+# === Permutation two-sample test ===
+
+# Default size of each `[rows, n + m]` float64 block of `mmd_test` (64 MiB), and the
+# number of pair distances it holds at once to select their median (128 MiB).
+_BLOCK_BYTES = 2**26
+_MEDIAN_MAX_VALUES = 2**24
+# Rows and bins of the first pass that brackets the median of many pairs.
+_MEDIAN_SUBSAMPLE_ROWS = 2048
+_MEDIAN_BINS = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class MMDTestResult:
+    """The outcome of `mmd_test`.
+
+    Attributes:
+        statistic: the MMD^2 estimate of the observed split (`x` against `y`).
+        p_value: `(1 + #{b : null_statistics[b] >= statistic}) / (1 + num_permutations)`.
+        null_quantiles: `{level: quantile}` of `null_statistics` at the levels
+            `NULL_QUANTILE_LEVELS` (0.5, 0.9, 0.95, 0.99; `np.quantile`, linear).
+        num_permutations: the number `B` of permutations.
+        null_statistics: `[B]` float64 array, the estimate on each permuted split,
+            in the order of `permutation_indices(n + m, B, seed)`.
+        bandwidth: the bandwidth the kernel got (the median heuristic resolved to a
+            number), or None.
+    """
+
+    statistic: float
+    p_value: float
+    null_quantiles: dict
+    num_permutations: int
+    null_statistics: np.ndarray = dataclasses.field(repr=False)
+    bandwidth: float | None = None
+
+
+def _validate_integer(argument: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"Argument `{argument}` must be an integer >= {minimum}; received "
+            f"{argument}={value!r} of type {type(value).__name__}."
+        )
+    if value < minimum:
+        raise ValueError(
+            f"Argument `{argument}` must be an integer >= {minimum}; received "
+            f"{argument}={value!r}."
+        )
+    return int(value)
+
+
+def _as_sample(argument: str, value, min_rows: int) -> np.ndarray:
+    """`value` as a finite `[rows, d]` float64 array with `rows >= min_rows`."""
+    try:
+        array = np.asarray(value)
+    except Exception as error:  # e.g. ragged nested lists
+        raise TypeError(
+            f"Argument `{argument}` must be a `[num_samples, dim]` array of real "
+            f"numbers; received a {type(value).__name__} ({error})."
+        ) from error
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"Argument `{argument}` must hold real numbers (integer or floating "
+            f"dtype); received dtype {array.dtype}."
+        )
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(
+            f"Argument `{argument}` must have shape (num_samples, dim) with dim >= 1; "
+            f"received shape {array.shape}."
+        )
+    if array.shape[0] < min_rows:
+        raise ValueError(
+            f"Argument `{argument}` must have at least {min_rows} rows here; received "
+            f"shape {array.shape}."
+        )
+    array = array.astype(np.float64)
+    finite = np.isfinite(array)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"Argument `{argument}` must be finite; received {np.size(finite) - finite.sum()} "
+            f"non-finite entries, the first {array[row, column]} at row {row}, "
+            f"column {column}."
+        )
+    return array
+
+
+def _permutation_chunks(num_samples: int, num_permutations: int, seed: int, chunk: int):
+    """Rows of `permutation_indices`, `chunk` at a time, from one generator."""
+    generator = np.random.default_rng(seed)
+    for start in range(0, num_permutations, chunk):
+        keys = generator.random((min(chunk, num_permutations - start), num_samples))
+        yield np.argsort(keys, axis=1, kind="stable")
+
+
+def permutation_indices(num_samples: int, num_permutations: int, seed: int = 0) -> np.ndarray:
+    """The permutations of `mmd_test`, reproducible from `seed`.
+
+    Row `b` is a permutation of `range(num_samples)`, the ordering of
+    `num_samples` uniform keys drawn by `np.random.default_rng(seed)` (row after
+    row). `mmd_test` forms its `b`-th permuted split from it: the pooled rows
+    `[x; y]` at its first `n` entries play `x`, the others `y`.
+
+    Args:
+        num_samples: `n + m`, the pooled sample size, >= 1.
+        num_permutations: number of permutations `B`, >= 1.
+        seed: integer >= 0.
+
+    Returns:
+        A `[B, num_samples]` int64 array.
+    """
+    num_samples = _validate_integer("num_samples", num_samples, 1)
+    num_permutations = _validate_integer("num_permutations", num_permutations, 1)
+    seed = _validate_integer("seed", seed, 0)
+    return np.concatenate(
+        list(_permutation_chunks(num_samples, num_permutations, seed, num_permutations))
+    )
+
+
+def _row_blocks(pooled: np.ndarray, block_size: int):
+    """Yields `(first_row, rows, columns)`: `block_size` rows of `pooled` and all of
+    them, as tensors (the same object when one block holds every row)."""
+    columns = tf.constant(pooled)
+    for first in range(0, len(pooled), block_size):
+        if first == 0 and block_size >= len(pooled):
+            yield first, columns, columns
+        else:
+            yield first, tf.constant(pooled[first : first + block_size]), columns
+
+
+def _pair_distance_blocks(pooled: np.ndarray, block_size: int):
+    """Yields `||z_i - z_j||^2` for the pairs `i < j`, a block of rows at a time."""
+    num_rows = len(pooled)
+    for start in range(0, num_rows - 1, block_size):
+        stop = min(start + block_size, num_rows)
+        columns = tf.constant(pooled[start:])
+        rows = columns if stop == num_rows else tf.constant(pooled[start:stop])
+        block = squared_distances(rows, columns).numpy()
+        upper = np.arange(start, num_rows)[np.newaxis, :] > np.arange(start, stop)[:, np.newaxis]
+        yield block[upper]
+
+
+def _median_bin_edges(pooled: np.ndarray) -> np.ndarray:
+    """Equal-count bin edges of the squared distances among a subsample of rows."""
+    num_rows = len(pooled)
+    rows = np.unique(np.linspace(0, num_rows - 1, _MEDIAN_SUBSAMPLE_ROWS).astype(np.int64))
+    subsample = pooled[rows]
+    values = np.concatenate(list(_pair_distance_blocks(subsample, _MEDIAN_SUBSAMPLE_ROWS)))
+    levels = np.linspace(0.0, 1.0, _MEDIAN_BINS + 1)[1:-1]
+    return np.unique(np.quantile(values, levels))
+
+
+def _median_pair_distance(pooled: np.ndarray, block_size: int) -> float:
+    """`np.median` of the distances between the pooled rows, in bounded memory.
+
+    With at most `_MEDIAN_MAX_VALUES` pairs, all squared distances are kept and
+    partitioned. With more, a first pass counts them in bins whose edges are
+    quantiles of a subsample's distances, and a second keeps only the bins that
+    hold the two middle ranks (about `N / _MEDIAN_BINS` values each): still exact.
+    """
+    num_rows = len(pooled)
+    num_pairs = num_rows * (num_rows - 1) // 2
+    ranks = ((num_pairs - 1) // 2, num_pairs // 2)
+    lower, upper, below, count = -np.inf, np.inf, 0, num_pairs
+    if num_pairs > _MEDIAN_MAX_VALUES:
+        edges = _median_bin_edges(pooled)
+        counts = np.zeros(len(edges) + 1, np.int64)
+        for values in _pair_distance_blocks(pooled, block_size):
+            bins = np.searchsorted(edges, values, side="right")
+            counts += np.bincount(bins, minlength=len(edges) + 1)
+        cumulative = np.cumsum(counts)
+        # Bin j holds the values in [edges[j - 1], edges[j]).
+        first, last = np.searchsorted(cumulative, ranks, side="right")
+        lower = edges[first - 1] if first > 0 else -np.inf
+        upper = edges[last] if last < len(edges) else np.inf
+        below = int(cumulative[first - 1]) if first > 0 else 0
+        count = int(cumulative[last]) - below
+    kept = np.empty(count)
+    filled = 0
+    for values in _pair_distance_blocks(pooled, block_size):
+        if num_pairs > _MEDIAN_MAX_VALUES:
+            values = values[(values >= lower) & (values < upper)]
+        kept[filled : filled + len(values)] = values
+        filled += len(values)
+    middle = np.partition(kept, [ranks[0] - below, ranks[1] - below])
+    return float(
+        0.5 * (np.sqrt(middle[ranks[0] - below]) + np.sqrt(middle[ranks[1] - below]))
+    )
+
+
+def _split_statistics(
+    within_x: np.ndarray,
+    x_row_sums: np.ndarray,
+    x_diagonal: np.ndarray,
+    total: float,
+    trace: float,
+    num_x: int,
+    num_y: int,
+    unbiased: bool,
+) -> np.ndarray:
+    """MMD^2 of splits from `s^T K s`, `s^T K 1` and `s^T diag(K)`, `s` the x mask."""
+    cross = x_row_sums - within_x
+    within_y = total - 2.0 * x_row_sums + within_x
+    num_x, num_y = float(num_x), float(num_y)
+    if unbiased:
+        return (
+            (within_x - x_diagonal) / (num_x * (num_x - 1.0))
+            + (within_y - (trace - x_diagonal)) / (num_y * (num_y - 1.0))
+            - 2.0 * cross / (num_x * num_y)
+        )
+    return within_x / num_x**2 + within_y / num_y**2 - 2.0 * cross / (num_x * num_y)
+
+
+def mmd_test(
+    x,
+    y,
+    kernel: str | Callable = "rbf",
+    bandwidth: float | str | None = MEDIAN,
+    estimator: str = "unbiased",
+    num_permutations: int = 1000,
+    seed: int = 0,
+    block_size: int | None = None,
+    **kernel_kwargs,
+) -> MMDTestResult:
+    """Permutation test of `p = q` from samples `x ~ p` and `y ~ q` with the MMD.
+
+    Gretton et al., "A Kernel Two-Sample Test", JMLR 2012: the statistic is
+    `compute_mmd(x, y, kernel, estimator, bandwidth=...)` (float64), and its null
+    distribution is that of the same estimate on `B` random re-splits of the
+    pooled sample `z = [x; y]` into `n` and `m` rows. The p-value counts the
+    observed split among them (Phipson and Smyth, 2010), so it is never 0 and
+    `P(p_value <= a) <= a` under the null for any `B`:
+
+    ```
+    p_value = (1 + #{b : MMD^2_b >= MMD^2_observed}) / (1 + B)
+    ```
+
+    One kernel matrix `K` of the `P = n + m` pooled rows serves every split. With
+    `s` the 0/1 indicator of the rows a split gives to `x` and `t = 1 - s`,
+
+    ```
+    biased:   s^T K s / n^2 + t^T K t / m^2 - 2 s^T K t / (n m)
+    unbiased: (s^T K s - s^T diag K) / (n (n - 1))
+              + (t^T K t - t^T diag K) / (m (m - 1)) - 2 s^T K t / (n m)
+    ```
+
+    where `s^T K t = s^T K 1 - s^T K s` and `t^T K t = 1^T K 1 - 2 s^T K 1 + s^T K s`:
+    all splits come from one product of `K` with the `[B + 1, P]` matrix of
+    indicators (the observed split first), in TensorFlow, float64.
+
+    Memory: `K` is formed `block_size` rows at a time and never held whole, and
+    the indicators enter the product `block_size` permutations at a time; beside
+    a few `[block_size, P]` float64 arrays (64 MiB each by default) the test holds
+    the `(B + 1) P` bytes of boolean indicators. The median heuristic keeps at most
+    `2^24` pair distances (128 MiB; beyond that many pairs, the ones near the
+    middle rank, found by a counting pass). Time is O(P^2 (d + B)).
+
+    Args:
+        x: `[n, d]` samples, an array or tensor of real numbers.
+        y: `[m, d]` samples; `m` may differ from `n`.
+        kernel: a name in `KERNELS` or a callable, see `get_kernel`. Default `"rbf"`.
+        bandwidth: a number > 0, `"median"` (default; `median_bandwidth` of the
+            pooled sample, computed once) or None (no bandwidth argument, e.g.
+            for `"tutorial"`, which takes none).
+        estimator: `"unbiased"` (default) or `"biased"`.
+        num_permutations: `B`, an integer >= 1 (NumPy integers accepted).
+            Default 1000.
+        seed: integer >= 0 that fixes the permutations, `permutation_indices(n +
+            m, B, seed)`. Default 0.
+        block_size: rows of `K`, and permutations, per block; None (default) for
+            as many as fit 64 MiB. The result does not depend on it.
+        **kernel_kwargs: other keyword arguments of the kernel, e.g.
+            `prior_variance`, `scales`, `method`.
+
+    Returns:
+        An `MMDTestResult` (statistic, p_value, null_quantiles, num_permutations,
+        null_statistics, bandwidth).
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> result = mmd_test(rng.normal(size=(200, 5)), rng.normal(size=(150, 5)) + 0.5)
+    >>> result.p_value < 0.05
+    True
+    """
+    # === Arguments, checked before any work ===
+    if estimator not in ESTIMATORS:
+        raise _choice_error("estimator", estimator, ESTIMATORS)
+    num_permutations = _validate_integer("num_permutations", num_permutations, 1)
+    seed = _validate_integer("seed", seed, 0)
+    if block_size is not None:
+        block_size = _validate_integer("block_size", block_size, 1)
+    if isinstance(kernel, str) and kernel in _KERNEL_FUNCTIONS and bandwidth is not None:
+        if "bandwidth" not in inspect.signature(_KERNEL_FUNCTIONS[kernel]).parameters:
+            raise ValueError(
+                f"kernel={kernel!r} takes no bandwidth; received bandwidth="
+                f"{bandwidth!r}. Pass bandwidth=None."
+            )
+    if bandwidth is not None:
+        _validate_bandwidth(bandwidth)
+        if not _is_median(bandwidth):
+            bandwidth = float(bandwidth)
+            _validate_bandwidth(bandwidth)
+        kernel_kwargs = {**kernel_kwargs, "bandwidth": bandwidth}
+    get_kernel(kernel, **kernel_kwargs)
+    unbiased = estimator == "unbiased"
+    x = _as_sample("x", x, 2 if unbiased else 1)
+    y = _as_sample("y", y, 2 if unbiased else 1)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"Arguments `x` and `y` must have the same number of columns; received "
+            f"x with shape {x.shape} and y with shape {y.shape}."
+        )
+    num_x, num_y = len(x), len(y)
+    num_samples = num_x + num_y
+    if block_size is None:
+        block_size = max(1, _BLOCK_BYTES // (8 * num_samples))
+    pooled = np.concatenate([x, y])
+
+    # === Kernel ===
+    if _is_median(bandwidth):
+        bandwidth = _median_pair_distance(pooled, block_size)
+        if not bandwidth > 0.0:
+            raise ValueError(
+                "The median heuristic gave bandwidth 0: more than half of the pooled "
+                "rows' pairs coincide. Pass a number as `bandwidth`."
+            )
+        kernel_kwargs = {**kernel_kwargs, "bandwidth": bandwidth}
+    kernel_function = get_kernel(kernel, **kernel_kwargs)
+
+    # === Split indicators: the observed split, then the permutations ===
+    indicators = np.zeros((num_permutations + 1, num_samples), bool)
+    indicators[0, :num_x] = True
+    chunks = _permutation_chunks(num_samples, num_permutations, seed, block_size)
+    start = 1
+    for chunk in chunks:
+        np.put_along_axis(indicators[start : start + len(chunk)], chunk[:, :num_x], True, 1)
+        start += len(chunk)
+
+    # === s^T K s, s^T K 1 and s^T diag K for every split, K a block of rows at a time ===
+    within_x = np.zeros(num_permutations + 1)
+    x_row_sums = np.zeros(num_permutations + 1)
+    x_diagonal = np.zeros(num_permutations + 1)
+    total, trace = 0.0, 0.0
+    for row_start, block, columns in _row_blocks(pooled, block_size):
+        row_stop = min(row_start + block_size, num_samples)
+        rows = tf.cast(kernel_function(block, columns), tf.float64)
+        sums_and_diagonal = tf.stack(
+            [tf.reduce_sum(rows, axis=1), tf.linalg.diag_part(rows[:, row_start:row_stop])],
+            axis=1,
+        )
+        total += float(tf.reduce_sum(sums_and_diagonal[:, 0]))
+        trace += float(tf.reduce_sum(sums_and_diagonal[:, 1]))
+        for split_start in range(0, num_permutations + 1, block_size):
+            split_stop = min(split_start + block_size, num_permutations + 1)
+            weights = tf.cast(indicators[split_start:split_stop], tf.float64)
+            block_weights = weights[:, row_start:row_stop]
+            products = tf.matmul(weights, rows, transpose_b=True)
+            within_x[split_start:split_stop] += tf.reduce_sum(
+                products * block_weights, axis=1
+            ).numpy()
+            sums = tf.matmul(block_weights, sums_and_diagonal).numpy()
+            x_row_sums[split_start:split_stop] += sums[:, 0]
+            x_diagonal[split_start:split_stop] += sums[:, 1]
+
+    statistics = _split_statistics(
+        within_x, x_row_sums, x_diagonal, total, trace, num_x, num_y, unbiased
+    )
+    observed, null_statistics = float(statistics[0]), statistics[1:]
+    exceed = int(np.count_nonzero(null_statistics >= observed))
+    quantiles = np.quantile(null_statistics, NULL_QUANTILE_LEVELS)
+    return MMDTestResult(
+        statistic=observed,
+        p_value=(1.0 + exceed) / (1.0 + num_permutations),
+        null_quantiles=dict(zip(NULL_QUANTILE_LEVELS, quantiles.tolist(), strict=True)),
+        num_permutations=num_permutations,
+        null_statistics=null_statistics,
+        bandwidth=None if bandwidth is None else float(bandwidth),
+    )
