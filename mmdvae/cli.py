@@ -27,6 +27,21 @@ TWO_DIMENSIONAL_FIGURES = ("morph", "density")
 # === Argument types ===
 
 
+def _one_line(error) -> str:
+    """An exception's message on one line, for an ``error:`` line."""
+    return " ".join(str(error).split())
+
+
+def _bandwidth(text):
+    if text == "median":
+        return text
+    try:
+        return _number(0.0, strict=True)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number > 0 or 'median'; received {text}") from None
+
+
 def _integer(minimum):
     def parse(text):
         try:
@@ -94,8 +109,9 @@ MODEL_FLAGS = {
     "--beta": ("beta", {"type": _number(0.0)}, "elbo, mutual: weight of the KL term"),
     "--divergence": ("divergence", {"choices": info_vae.DIVERGENCES}, "infovae: D"),
     "--kernel": ("kernel", {"choices": kernels.KERNELS}, "kernel of the MMD or Stein term"),
-    "--bandwidth": ("bandwidth", {"type": _number(0.0, strict=True)},
-                    "bandwidth of the rbf and inverse_multiquadric kernels"),
+    "--bandwidth": ("bandwidth", {"type": _bandwidth},
+                    "bandwidth of the rbf and inverse_multiquadric kernels, or 'median' "
+                    "(the median heuristic on each batch)"),
     "--estimator": ("estimator", {"choices": kernels.ESTIMATORS}, "MMD estimator"),
     "--num-prior-samples": ("num_prior_samples", {"type": _positive_int},
                             "prior draws per step of the MMD (default: the batch size)"),
@@ -242,7 +258,7 @@ def _build_model(args, arguments):
     try:
         return registry.get(args.model).build(args.latent_dim, seed=args.seed, **arguments)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: --model {args.model}: {error}") from None
+        raise SystemExit(f"error: --model {args.model}: {_one_line(error)}") from None
 
 
 def _compile(model, args):
@@ -287,7 +303,7 @@ def _load_data(args):
             figure_data = data.load_arrays(args.dataset, "test", with_labels=True,
                                            data_dir=args.data_dir)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+        raise SystemExit(f"error: {_one_line(error)}") from None
     return train_images, test_images, figure_data
 
 
@@ -527,7 +543,7 @@ def evaluate(args) -> int:
         test_images, test_labels = data.load_arrays(dataset, "test", with_labels=True,
                                                     data_dir=args.data_dir)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+        raise SystemExit(f"error: {_one_line(error)}") from None
     test_images, test_labels = test_images[: args.test_size], test_labels[: args.test_size]
     train_images = train_labels = None
     if "latent_accuracy" in chosen:
@@ -551,7 +567,7 @@ def evaluate(args) -> int:
             corruptions=corruptions, kernel=args.kernel, mse_variance=args.mse_variance,
             seed=args.seed)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+        raise SystemExit(f"error: {_one_line(error)}") from None
     record = {
         "model": str(model_file), "model_class": type(model).__name__,
         "latent_dim": model.latent_dim, "dataset": dataset,

@@ -340,3 +340,23 @@ def get(value) -> Schedule:
         f"dict, or a Keras-serialisable callable object; received {value!r} of "
         f"type {type(value).__name__}."
     )
+
+
+def weight(argument: str, value, minimum: float | None = None,
+           maximum: float | None = None) -> Schedule:
+    """A model's weight argument as a schedule; a number is checked against its range.
+
+    A schedule's values are not checked: it is the user's to keep them in range.
+    """
+    from mmdvae import checks
+
+    if isinstance(value, Schedule | dict) or (callable(value) and not isinstance(value, type)):
+        return get(value)
+    return Constant(checks.check_number(argument, value, minimum=minimum, maximum=maximum))
+
+
+def serialize(schedule: Schedule):
+    """A constant's number, or the serialised schedule, for a model's config."""
+    if isinstance(schedule, Constant):
+        return schedule.value
+    return keras.saving.serialize_keras_object(schedule)

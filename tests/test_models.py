@@ -206,7 +206,8 @@ def test_tutorial_model_defaults():
     model = mmdvae.MMDVAE(latent_dim=20)
     assert (model.network, model.encoder_type, model.likelihood.name) == (
         "dcgan", "deterministic", "mse")
-    assert (model.lambda_, model.mmd.kernel, model.mmd.estimator) == (1.0, "tutorial", "biased")
+    assert (model.lambda_.value, model.mmd.kernel, model.mmd.estimator) == (
+        1.0, "tutorial", "biased")
     layer_types = [type(layer).__name__ for layer in model.encoder.layers]
     assert layer_types.count("Conv2D") == 2 and layer_types.count("Dense") == 2
     assert model.encoder.output.shape == (None, 20)

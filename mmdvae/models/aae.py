@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, distribute, divergences, networks
+from mmdvae import checks, distribute, divergences, networks, schedules
 from mmdvae.models.base import Autoencoder
 
 
@@ -42,7 +42,8 @@ class AAE(Autoencoder):
 
     Args:
         latent_dim: size of the latent code.
-        lambda_: weight of the generator loss (>= 0). Defaults to 1.
+        lambda_: weight of the generator loss (>= 0), or a schedule of the step
+            (``mmdvae.schedules``). Defaults to 1.
         discriminator_units: widths of the discriminator's hidden layers.
             Defaults to ``(512, 512)``.
         **kwargs: the ``Autoencoder`` arguments (deterministic encoder and
@@ -62,7 +63,7 @@ class AAE(Autoencoder):
 
     def __init__(self, latent_dim: int, lambda_: float = 1.0,
                  discriminator_units=(512, 512), **kwargs):
-        lambda_ = checks.check_number("lambda_", lambda_, minimum=0.0)
+        lambda_ = schedules.weight("lambda_", lambda_, minimum=0.0)
         units = checks.check_integer_tuple("discriminator_units", discriminator_units)
         super().__init__(latent_dim, **kwargs)
 
@@ -76,9 +77,10 @@ class AAE(Autoencoder):
 
         # === Metrics ===
         self.track("generator_loss", "discriminator_loss", "discriminator_accuracy")
+        self.track_weights(lambda_=lambda_)
 
     def get_config(self):
-        return {**super().get_config(), "lambda_": self.lambda_,
+        return {**super().get_config(), "lambda_": schedules.serialize(self.lambda_),
                 "discriminator_units": list(self.discriminator_units)}
 
     # --- Two optimizers --------------------------------------------------------
@@ -132,7 +134,7 @@ class AAE(Autoencoder):
             # In training, the discriminator's update reports its own terms.
             loss, accuracy = self.discriminator_terms(tf.stop_gradient(z))
             terms.update(discriminator_loss=loss, discriminator_accuracy=accuracy)
-        return self.lambda_ * generator_loss, terms
+        return self.weight_now(self.lambda_) * generator_loss, terms
 
     def after_autoencoder_update(self, images, terms):
         """Updates the discriminator (its weights only) on new codes and prior draws."""

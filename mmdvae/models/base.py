@@ -20,7 +20,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, distribute, likelihoods, networks, priors, validation
+from mmdvae import checks, distribute, likelihoods, networks, priors, schedules, validation
 
 ENCODER_TYPES = ("deterministic", "gaussian")
 
@@ -118,6 +118,7 @@ class Autoencoder(keras.Model):
 
         # === Metrics ===
         self.trackers = []
+        self.scheduled_weights = {}
         self.track("loss", "reconstruction_loss", "regularization_loss")
         self.built = True
 
@@ -152,6 +153,18 @@ class Autoencoder(keras.Model):
     def track(self, *names):
         """Adds a ``keras.metrics.Mean`` for each logged quantity in ``names``."""
         self.trackers.extend(keras.metrics.Mean(name=name) for name in names)
+
+    def track_weights(self, **weights):
+        """Logs each weight that follows a schedule under its name (``lambda_`` as ``lambda``)."""
+        for name, schedule in weights.items():
+            if not isinstance(schedule, schedules.Constant):
+                self.scheduled_weights[name.rstrip("_")] = schedule
+                self.track(name.rstrip("_"))
+
+    def weight_now(self, schedule):
+        """The value of a weight's schedule at the current training step."""
+        optimizer = getattr(self, "optimizer", None)
+        return schedule(0 if optimizer is None else optimizer.iterations)
 
     # --- Configuration -------------------------------------------------------
 
@@ -382,6 +395,8 @@ class Autoencoder(keras.Model):
             "reconstruction_loss": reconstruction_loss,
             "regularization_loss": regularization_loss,
             **extra_terms,
+            **{name: self.weight_now(schedule)
+               for name, schedule in self.scheduled_weights.items()},
         }
 
     def _images(self, data):

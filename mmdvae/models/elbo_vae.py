@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, divergences
+from mmdvae import divergences, schedules
 from mmdvae.models.base import Autoencoder
 
 
@@ -24,7 +24,8 @@ class ELBOVAE(Autoencoder):
 
     Args:
         latent_dim: size of the latent code.
-        beta: weight of the KL term (>= 0). Defaults to 1.
+        beta: weight of the KL term (>= 0), or a schedule of the step such as
+            a KL warm-up (``mmdvae.schedules.LinearWarmup``). Defaults to 1.
         **kwargs: the ``Autoencoder`` arguments (``"bernoulli"`` likelihood by
             default; the encoder is Gaussian).
 
@@ -42,14 +43,15 @@ class ELBOVAE(Autoencoder):
     default_likelihood = "bernoulli"
 
     def __init__(self, latent_dim: int, beta: float = 1.0, **kwargs):
-        beta = checks.check_number("beta", beta, minimum=0.0)
+        beta = schedules.weight("beta", beta, minimum=0.0)
         super().__init__(latent_dim, **kwargs)
         self.beta = beta
         self.track("kl_divergence")
+        self.track_weights(beta=beta)
 
     def get_config(self):
-        return {**super().get_config(), "beta": self.beta}
+        return {**super().get_config(), "beta": schedules.serialize(self.beta)}
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         kl = tf.reduce_mean(divergences.kl_divergence(z, z_mean, z_log_var, self.prior))
-        return self.beta * kl, {"kl_divergence": kl}
+        return self.weight_now(self.beta) * kl, {"kl_divergence": kl}

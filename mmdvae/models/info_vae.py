@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, divergences
+from mmdvae import checks, divergences, schedules
 from mmdvae.models.base import Autoencoder
 
 DIVERGENCES = ("mmd", "stein")
@@ -37,7 +37,8 @@ class InfoVAE(Autoencoder):
         alpha: the paper's information preference; ``alpha <= 1`` (the KL
             weight ``1 - alpha`` may not be negative). Defaults to 1.
         lambda_: the paper's divergence weight, with ``alpha + lambda_ - 1 >= 0``.
-            Defaults to 1.
+            Defaults to 1. Either may be a schedule of the step
+            (``mmdvae.schedules``); a schedule's values are not checked.
         divergence: ``"mmd"`` (default) or ``"stein"``.
         kernel, bandwidth: the divergence's kernel, see ``mmdvae.kernels``.
         estimator, num_prior_samples: the MMD's, see ``mmdvae.divergences.MMD``
@@ -57,12 +58,15 @@ class InfoVAE(Autoencoder):
     def __init__(self, latent_dim: int, alpha: float = 1.0, lambda_: float = 1.0,
                  divergence: str = "mmd", kernel="tutorial", bandwidth=None,
                  estimator="biased", num_prior_samples=None, **kwargs):
-        alpha = checks.check_number("alpha", alpha, maximum=1.0)
-        lambda_ = checks.check_number("lambda_", lambda_)
-        if alpha + lambda_ - 1.0 < 0.0:
+        alpha = schedules.weight("alpha", alpha, maximum=1.0)
+        lambda_ = schedules.weight("lambda_", lambda_)
+        constants = isinstance(alpha, schedules.Constant) and isinstance(
+            lambda_, schedules.Constant)
+        if constants and alpha.value + lambda_.value - 1.0 < 0.0:
             raise ValueError(
                 f"Arguments `alpha` and `lambda_` must satisfy alpha + lambda_ - 1 >= 0 "
-                f"(the divergence weight); received alpha={alpha}, lambda_={lambda_}."
+                f"(the divergence weight); received alpha={alpha.value}, "
+                f"lambda_={lambda_.value}."
             )
         checks.check_choice("divergence", divergence, DIVERGENCES)
         if divergence == "mmd":
@@ -70,10 +74,13 @@ class InfoVAE(Autoencoder):
         else:
             part = divergences.Stein(kernel, bandwidth)
         super().__init__(latent_dim, **kwargs)
-        if alpha < 1.0 and self.encoder_type != "gaussian":
+        if not (isinstance(alpha, schedules.Constant) and alpha.value == 1.0) and (
+            self.encoder_type != "gaussian"
+        ):
+            shown = alpha.value if isinstance(alpha, schedules.Constant) else alpha
             raise ValueError(
                 f"A KL term (alpha < 1) needs `encoder_type='gaussian'`; received "
-                f"encoder_type={self.encoder_type!r} with alpha={alpha}."
+                f"encoder_type={self.encoder_type!r} with alpha={shown}."
             )
 
         # === Config ===
@@ -85,24 +92,20 @@ class InfoVAE(Autoencoder):
 
         # === Metrics ===
         self.track("kl_divergence", part.name)
+        self.track_weights(alpha=alpha, lambda_=lambda_)
 
     @property
     def min_batch_size(self) -> int:
-        return self.divergence.min_batch_size if self.divergence_weight > 0 else 1
-
-    @property
-    def kl_weight(self) -> float:
-        return 1.0 - self.alpha
-
-    @property
-    def divergence_weight(self) -> float:
-        return self.alpha + self.lambda_ - 1.0
+        unused = (isinstance(self.alpha, schedules.Constant)
+                  and isinstance(self.lambda_, schedules.Constant)
+                  and self.alpha.value + self.lambda_.value == 1.0)
+        return 1 if unused else self.divergence.min_batch_size
 
     def get_config(self):
         return {
             **super().get_config(),
-            "alpha": self.alpha,
-            "lambda_": self.lambda_,
+            "alpha": schedules.serialize(self.alpha),
+            "lambda_": schedules.serialize(self.lambda_),
             "divergence": "mmd" if isinstance(self.divergence, divergences.MMD) else "stein",
             "kernel": self.divergence.kernel,
             "bandwidth": self.divergence.bandwidth,
@@ -116,5 +119,6 @@ class InfoVAE(Autoencoder):
         else:
             kl = tf.reduce_mean(divergences.kl_divergence(z, z_mean, z_log_var, self.prior))
         divergence = self.divergence(z, self.prior, self.prior_samples)
-        loss = self.kl_weight * kl + self.divergence_weight * divergence
+        alpha, lambda_ = self.weight_now(self.alpha), self.weight_now(self.lambda_)
+        loss = (1.0 - alpha) * kl + (alpha + lambda_ - 1.0) * divergence
         return loss, {"kl_divergence": kl, self.divergence.name: divergence}

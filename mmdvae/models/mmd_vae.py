@@ -2,7 +2,7 @@
 
 import keras
 
-from mmdvae import checks, divergences
+from mmdvae import divergences, schedules
 from mmdvae.models.base import Autoencoder
 
 
@@ -27,7 +27,8 @@ class MMDVAE(Autoencoder):
 
     Args:
         latent_dim: size of the latent code.
-        lambda_: weight of the MMD (>= 0). Defaults to 1.
+        lambda_: weight of the MMD (>= 0), or a schedule of the step
+            (``mmdvae.schedules``). Defaults to 1.
         kernel, bandwidth, estimator, num_prior_samples: the MMD's, see
             ``mmdvae.divergences.MMD``.
         **kwargs: the ``Autoencoder`` arguments (deterministic encoder and
@@ -44,20 +45,22 @@ class MMDVAE(Autoencoder):
 
     def __init__(self, latent_dim: int, lambda_: float = 1.0, kernel="tutorial",
                  bandwidth=None, estimator="biased", num_prior_samples=None, **kwargs):
-        lambda_ = checks.check_number("lambda_", lambda_, minimum=0.0)
+        lambda_ = schedules.weight("lambda_", lambda_, minimum=0.0)
         mmd = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
         super().__init__(latent_dim, **kwargs)
         self.lambda_ = lambda_
         self.mmd = mmd
         self.track("mmd")
+        self.track_weights(lambda_=lambda_)
 
     @property
     def min_batch_size(self) -> int:
         return self.mmd.min_batch_size
 
     def get_config(self):
-        return {**super().get_config(), "lambda_": self.lambda_, **self.mmd.get_config()}
+        return {**super().get_config(), "lambda_": schedules.serialize(self.lambda_),
+                **self.mmd.get_config()}
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         mmd = self.mmd(z, self.prior, self.prior_samples)
-        return self.lambda_ * mmd, {"mmd": mmd}
+        return self.weight_now(self.lambda_) * mmd, {"mmd": mmd}

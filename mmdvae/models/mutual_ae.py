@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, divergences, likelihoods, losses, networks
+from mmdvae import checks, divergences, likelihoods, losses, networks, schedules
 from mmdvae.models.base import Autoencoder, clamp_log_variance
 from mmdvae.models.vimae import prior_entropy
 
@@ -37,7 +37,8 @@ class MutualAE(Autoencoder):
         latent_dim: size of the latent code.
         information: the target ``M`` in nats (>= 0). Defaults to 1.
         penalty_weight: ``gamma`` (>= 0). Defaults to 10.
-        beta: weight of the KL term (>= 0). Defaults to 1.
+        beta: weight of the KL term (>= 0), or a schedule of the step
+            (``mmdvae.schedules``). Defaults to 1.
         **kwargs: the ``Autoencoder`` arguments; the likelihood must be
             reparameterised (default ``"unbounded_gaussian"``, or
             ``"gaussian"``, ``"categorical"``); the prior needs a closed-form
@@ -62,7 +63,7 @@ class MutualAE(Autoencoder):
                  penalty_weight: float = 10.0, beta: float = 1.0, **kwargs):
         information = checks.check_number("information", information, minimum=0.0)
         penalty_weight = checks.check_number("penalty_weight", penalty_weight, minimum=0.0)
-        beta = checks.check_number("beta", beta, minimum=0.0)
+        beta = schedules.weight("beta", beta, minimum=0.0)
         likelihood = likelihoods.get(kwargs.get("likelihood") or self.default_likelihood)
         if not likelihood.reparameterized:
             raise ValueError(
@@ -93,10 +94,11 @@ class MutualAE(Autoencoder):
 
         # === Metrics ===
         self.track("kl_divergence", "mutual_information_bound", "information_penalty")
+        self.track_weights(beta=beta)
 
     def get_config(self):
         return {**super().get_config(), "information": self.information,
-                "penalty_weight": self.penalty_weight, "beta": self.beta}
+                "penalty_weight": self.penalty_weight, "beta": schedules.serialize(self.beta)}
 
     @classmethod
     def from_config(cls, config):
@@ -132,6 +134,6 @@ class MutualAE(Autoencoder):
         # changes only r's gradient, from the penalty's 2 gamma gap dI/dr to -dI/dr.
         bound_for_r = self.information_bound(prior_z, tf.stop_gradient(samples))
         to_r = tf.stop_gradient(-1.0 - 2.0 * self.penalty_weight * gap)
-        loss = self.beta * kl + penalty + to_r * (bound_for_r - tf.stop_gradient(bound_for_r))
+        loss = self.weight_now(self.beta) * kl + penalty + to_r * (bound_for_r - tf.stop_gradient(bound_for_r))
         return loss, {"kl_divergence": kl, "mutual_information_bound": bound,
                       "information_penalty": penalty}

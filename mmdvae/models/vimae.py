@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, divergences
+from mmdvae import divergences, schedules
 from mmdvae.models.base import Autoencoder
 
 
@@ -37,7 +37,8 @@ class VIMAE(Autoencoder):
 
     Args:
         latent_dim: size of the latent code.
-        lambda_: weight of the MMD (>= 0). Defaults to 1.
+        lambda_: weight of the MMD (>= 0), or a schedule of the step
+            (``mmdvae.schedules``). Defaults to 1.
         prior: ``"normal"`` (default), ``"logistic"``, or any prior of
             ``mmdvae.priors`` with a closed-form entropy.
         kernel, bandwidth, estimator, num_prior_samples: the MMD's, see
@@ -60,22 +61,24 @@ class VIMAE(Autoencoder):
     def __init__(self, latent_dim: int, lambda_: float = 1.0, prior="normal",
                  kernel="tutorial", bandwidth=None, estimator="biased",
                  num_prior_samples=None, **kwargs):
-        lambda_ = checks.check_number("lambda_", lambda_, minimum=0.0)
+        lambda_ = schedules.weight("lambda_", lambda_, minimum=0.0)
         mmd = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
         super().__init__(latent_dim, prior=prior, **kwargs)
         self.lambda_ = lambda_
         self.mmd = mmd
         self.capacity = prior_entropy("VIMAE", self.prior, prior)
         self.track("mmd", "capacity")
+        self.track_weights(lambda_=lambda_)
 
     @property
     def min_batch_size(self) -> int:
         return self.mmd.min_batch_size
 
     def get_config(self):
-        return {**super().get_config(), "lambda_": self.lambda_, **self.mmd.get_config()}
+        return {**super().get_config(), "lambda_": schedules.serialize(self.lambda_),
+                **self.mmd.get_config()}
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         mmd = self.mmd(z, self.prior, self.prior_samples)
         capacity = tf.constant(self.capacity, dtype=mmd.dtype)
-        return self.lambda_ * mmd, {"mmd": mmd, "capacity": capacity}
+        return self.weight_now(self.lambda_) * mmd, {"mmd": mmd, "capacity": capacity}
