@@ -9,9 +9,11 @@ an animation across epochs (the InfoVAE tutorial's animation of q(z)).
 
 Everything a figure depends on is fixed when training begins, so epochs are
 comparable: ``SampleGrid`` decodes the same prior codes, ``LatentScatter`` and
-``DensityContours`` encode the same test subset. Figures are closed after
-saving. Existing files of a callback's name are never overwritten unless
-``overwrite=True``.
+``DensityContours`` encode the same test subset. Every argument is checked when
+the callback is built, and what needs the model (image shape, latent size,
+value range) when training begins, before the first step. Files are written
+atomically (``mmdvae.saving``); existing files of a callback's name are never
+overwritten unless ``overwrite=True``.
 
 Example:
 
@@ -27,15 +29,22 @@ model.fit(train, epochs=50, callbacks=figures)
 ```
 """
 
+import math
+import sys
 import tempfile
 from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from mmdvae import plotting
+from mmdvae import checks, plotting, saving, validation
+
+#: Largest resolution of the PNG files, in dots per inch.
+MAX_DPI = 1000
+
+#: Largest number of images a grid callback draws.
+MAX_GRID_IMAGES = 10_000
 
 
 def _check_directory(argument, directory):
@@ -58,12 +67,52 @@ def _check_directory(argument, directory):
     return directory
 
 
-def _check_positive_int(argument, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"Argument `{argument}` must be a positive integer; received "
-            f"{argument}={value!r}."
+def _check_flag(argument, value):
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(
+            f"Argument `{argument}` must be True or False; received {argument}={value!r} "
+            f"of type {type(value).__name__}."
         )
+    return bool(value)
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name or name.strip(".") == "" or any(
+        separator in name for separator in ("/", "\\", "\0")
+    ):
+        raise ValueError(
+            f"Argument `name` must be a non-empty file name prefix without path "
+            f"separators; received name={name!r}."
+        )
+    return name
+
+
+def _check_limits(limits):
+    """``None`` or ``((x_min, x_max), (y_min, y_max))`` of finite numbers, min < max."""
+    if limits is None:
+        return None
+    try:
+        (x_min, x_max), (y_min, y_max) = limits
+        pairs = [(checks.check_number("limits", x_min), checks.check_number("limits", x_max)),
+                 (checks.check_number("limits", y_min), checks.check_number("limits", y_max))]
+    except (TypeError, ValueError):
+        pairs = None
+    if pairs is None or any(low >= high for low, high in pairs):
+        raise ValueError(
+            f"Argument `limits` must be ((x_min, x_max), (y_min, y_max)) of finite "
+            f"numbers with min < max; received limits={limits!r}."
+        )
+    return tuple(pairs)
+
+
+def _check_finite_images(argument, images):
+    images = plotting.check_image_array(argument, images)
+    if not np.isfinite(images).all():
+        raise ValueError(
+            f"Argument `{argument}` must hold finite values; received "
+            f"{int((~np.isfinite(images)).sum())} NaN or infinite values."
+        )
+    return images
 
 
 def _check_two_dimensional(callback, model):
@@ -84,6 +133,14 @@ def _fixed_subset(images, labels, num_points, seed):
     return images[chosen], None if labels is None else labels[chosen]
 
 
+def _close_if_pyplot(figure):
+    # Figures of mmdvae.plotting are not pyplot's; one a subclass made with
+    # pyplot is closed so it does not accumulate. pyplot is not imported here.
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(figure)
+
+
 class FigureCallback(keras.callbacks.Callback):
     """Base class: draws ``make_figure(epoch)`` every ``every`` epochs.
 
@@ -97,8 +154,8 @@ class FigureCallback(keras.callbacks.Callback):
         log_dir: TensorBoard log directory for image summaries.
         gif: also write ``{name}.gif`` of all drawn frames when training ends
             (needs ``output_dir``).
-        frame_seconds: display time of one GIF frame.
-        dpi: resolution of the PNG files and images.
+        frame_seconds: display time of one GIF frame (> 0).
+        dpi: resolution of the PNG files and images, in [1, ``MAX_DPI``].
         overwrite: allow replacing existing files of this callback's name in
             ``output_dir``.
         name: file prefix and TensorBoard tag (default: the class's).
@@ -112,8 +169,13 @@ class FigureCallback(keras.callbacks.Callback):
         name: str | None = None,
     ):
         super().__init__()
-        _check_positive_int("every", every)
-        _check_positive_int("dpi", dpi)
+        every = checks.check_positive_int("every", every)
+        dpi = checks.check_positive_int("dpi", dpi, maximum=MAX_DPI)
+        gif = _check_flag("gif", gif)
+        overwrite = _check_flag("overwrite", overwrite)
+        frame_seconds = checks.check_number("frame_seconds", frame_seconds, minimum=0.0,
+                                            strict_minimum=True)
+        name = _check_name(self.default_name if name is None else name)
         if output_dir is None and log_dir is None:
             raise ValueError(
                 f"{type(self).__name__} needs somewhere to write: pass `output_dir` "
@@ -124,12 +186,8 @@ class FigureCallback(keras.callbacks.Callback):
                 "Argument `gif=True` needs `output_dir` to write the animation in; "
                 "received output_dir=None."
             )
-        if not frame_seconds > 0:
-            raise ValueError(
-                f"Argument `frame_seconds` must be > 0; received frame_seconds={frame_seconds!r}."
-            )
         self.every = every
-        self.name = name or self.default_name
+        self.name = name
         self.output_dir = None if output_dir is None else _check_directory("output_dir", output_dir)
         self.log_dir = None if log_dir is None else _check_directory("log_dir", log_dir)
         self.gif = gif
@@ -190,9 +248,13 @@ class FigureCallback(keras.callbacks.Callback):
             from PIL import Image
 
             images = [Image.fromarray(frame).convert("RGB") for frame in self.frames]
-            images[0].save(
-                self.gif_path, save_all=True, append_images=images[1:],
-                duration=int(1000 * self.frame_seconds), loop=0,
+            saving.replace_atomically(
+                self.gif_path,
+                lambda temporary: images[0].save(
+                    temporary, format="GIF", save_all=True, append_images=images[1:],
+                    duration=int(1000 * self.frame_seconds), loop=0,
+                ),
+                suffix=".gif",
             )
             self.written.append(self.gif_path)
         if self._writer is not None:
@@ -207,10 +269,13 @@ class FigureCallback(keras.callbacks.Callback):
             # One rendering serves the PNG file, the GIF frame and TensorBoard.
             pixels = plotting.figure_to_array(figure, dpi=self.dpi)
         finally:
-            plt.close(figure)
+            _close_if_pyplot(figure)
         path = self.path(epoch)
         if path is not None:
-            Image.fromarray(pixels).save(path)
+            saving.replace_atomically(
+                path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"),
+                suffix=".png",
+            )
             self.written.append(path)
         if self.gif:
             self.frames.append(pixels)
@@ -225,7 +290,7 @@ class SampleGrid(FigureCallback):
     """Decodes the same ``num_samples`` prior codes every ``every`` epochs.
 
     The codes are drawn once, when training begins, with the stateless seed
-    ``(seed, 0)``, or given as ``codes``.
+    ``(seed, 0)``, or given as ``codes`` (``[n, latent_dim]``, finite).
     """
 
     default_name = "samples"
@@ -233,19 +298,33 @@ class SampleGrid(FigureCallback):
     def __init__(self, num_samples: int = 100, num_columns: int = 10, seed: int = 0,
                  codes=None, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("num_samples", num_samples)
-        _check_positive_int("num_columns", num_columns)
-        self.num_samples = num_samples
-        self.num_columns = num_columns
-        self.seed = seed
-        self.codes = None if codes is None else np.asarray(codes, dtype=np.float32)
+        self.num_samples = checks.check_positive_int("num_samples", num_samples,
+                                                     maximum=MAX_GRID_IMAGES)
+        self.num_columns = checks.check_positive_int("num_columns", num_columns)
+        self.seed = checks.check_positive_int("seed", seed, maximum=checks.MAX_SEED,
+                                              minimum=0)
+        if codes is not None:
+            codes = np.asarray(codes)
+            if codes.dtype.kind not in "iuf" or codes.ndim != 2 or len(codes) == 0:
+                raise ValueError(
+                    f"Argument `codes` must be a numeric array of shape (n, latent_dim) "
+                    f"with n >= 1; received an array of dtype {codes.dtype} and shape "
+                    f"{codes.shape}."
+                )
+            if not np.isfinite(codes).all():
+                raise ValueError(
+                    f"Argument `codes` must hold finite codes; received "
+                    f"{int((~np.isfinite(codes)).sum())} NaN or infinite values."
+                )
+            codes = codes.astype(np.float32)
+        self.codes = codes
 
     def prepare(self, model):
         if self.codes is None:
             self.codes = np.asarray(
                 model.prior_samples(self.num_samples, seed=np.array([self.seed, 0]))
             )
-        if self.codes.ndim != 2 or self.codes.shape[1] != model.latent_dim:
+        if self.codes.shape[1] != model.latent_dim:
             raise ValueError(
                 f"Argument `codes` must have shape (n, {model.latent_dim}) to match the "
                 f"model's latent_dim={model.latent_dim}; received shape {self.codes.shape}."
@@ -257,22 +336,23 @@ class SampleGrid(FigureCallback):
 
 
 class ReconstructionGrid(FigureCallback):
-    """The first ``num_images`` of ``images`` above their reconstructions."""
+    """The first ``num_images`` of ``images`` above their reconstructions.
+
+    ``images`` are floating-point ``[n, height, width, channels]``; their
+    shape and values are checked against the model when training begins.
+    """
 
     default_name = "reconstructions"
 
     def __init__(self, images, num_images: int = 20, num_columns: int = 10, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("num_images", num_images)
-        _check_positive_int("num_columns", num_columns)
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 4 or len(images) == 0:
-            raise ValueError(
-                f"Argument `images` must have shape (n, height, width, channels) with "
-                f"n >= 1; received shape {images.shape}."
-            )
-        self.images = images[:num_images]
-        self.num_columns = num_columns
+        num_images = checks.check_positive_int("num_images", num_images,
+                                               maximum=MAX_GRID_IMAGES)
+        self.num_columns = checks.check_positive_int("num_columns", num_columns)
+        self.images = _check_finite_images("images", images)[:num_images]
+
+    def prepare(self, model):
+        validation.check_images(model, self.images, argument="images")
 
     def make_figure(self, epoch):
         reconstructions = np.asarray(self.model.reconstruct(self.images))
@@ -288,6 +368,7 @@ class LatentScatter(FigureCallback):
     Codes longer than 2 are projected on their principal components (see
     ``plotting.latent_scatter``). With ``prior_contours`` the prior's density
     is drawn behind, which shows q(z) drifting against p(z) in a GIF.
+    ``class_names``, if given, must name every label (indexed by label).
     """
 
     default_name = "latent_scatter"
@@ -299,22 +380,32 @@ class LatentScatter(FigureCallback):
                 "Argument `labels` is required: LatentScatter colours each code by its "
                 "class; received labels=None. Pass the labels of `images`."
             )
-        images = np.asarray(images, dtype=np.float32)
+        images = _check_finite_images("images", images)
         labels = np.asarray(labels)
-        if images.ndim != 4 or labels.shape != (len(images),):
+        if labels.shape != (len(images),):
             raise ValueError(
                 f"Arguments `images` (n, height, width, channels) and `labels` (n,) must "
                 f"match; received shapes {images.shape} and {labels.shape}."
             )
+        plotting.check_class_names(class_names, labels)
+        num_points = checks.check_positive_int("num_points", num_points)
+        seed = checks.check_seed("seed", seed)
+        self.prior_contours = _check_flag("prior_contours", prior_contours)
+        self.limits = _check_limits(limits)
         super().__init__(**kwargs)
-        _check_positive_int("num_points", num_points)
         self.images, self.labels = _fixed_subset(images, labels, num_points, seed)
-        self.class_names = class_names
-        self.prior_contours = prior_contours
-        self.limits = limits
+        self.class_names = None if class_names is None else list(class_names)
+
+    def prepare(self, model):
+        if model.latent_dim < 2:
+            raise ValueError(
+                f"LatentScatter draws codes of at least 2 dimensions; received a model "
+                f"with latent_dim={model.latent_dim}."
+            )
+        validation.check_images(model, self.images, argument="images")
 
     def make_figure(self, epoch):
-        codes = plotting.encode_in_batches(self.model, self.images)
+        codes = np.asarray(self.model.encode(self.images))
         return plotting.latent_scatter(
             codes, self.labels, class_names=self.class_names, limits=self.limits,
             prior=self.model.prior if self.prior_contours else None,
@@ -329,10 +420,9 @@ class MorphGrid(FigureCallback):
 
     def __init__(self, num_rows: int = 15, quantile_range=(0.05, 0.95), **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("num_rows", num_rows)
-        plotting.check_quantile_range(quantile_range)
-        self.num_rows = num_rows
-        self.quantile_range = tuple(quantile_range)
+        self.num_rows = checks.check_positive_int(
+            "num_rows", num_rows, maximum=math.isqrt(MAX_GRID_IMAGES))
+        self.quantile_range = plotting.check_quantile_range(quantile_range)
 
     def prepare(self, model):
         _check_two_dimensional(self, model)
@@ -349,19 +439,20 @@ class InterpolationGrid(FigureCallback):
 
     def __init__(self, start_images, end_images, num_steps: int = 10, **kwargs):
         super().__init__(**kwargs)
-        self.start_images = np.asarray(start_images, dtype=np.float32)
-        self.end_images = np.asarray(end_images, dtype=np.float32)
-        if self.start_images.ndim != 4 or self.start_images.shape != self.end_images.shape:
+        self.start_images = _check_finite_images("start_images", start_images)
+        self.end_images = _check_finite_images("end_images", end_images)
+        if self.start_images.shape != self.end_images.shape:
             raise ValueError(
                 f"Arguments `start_images` and `end_images` must have the same shape "
                 f"(n, height, width, channels); received {self.start_images.shape} and "
                 f"{self.end_images.shape}."
             )
-        if not isinstance(num_steps, int) or num_steps < 2:
-            raise ValueError(
-                f"Argument `num_steps` must be an integer >= 2; received num_steps={num_steps!r}."
-            )
-        self.num_steps = num_steps
+        self.num_steps = checks.check_positive_int("num_steps", num_steps, minimum=2,
+                                                   maximum=MAX_GRID_IMAGES)
+
+    def prepare(self, model):
+        validation.check_images(model, self.start_images, argument="start_images")
+        validation.check_images(model, self.end_images, argument="end_images")
 
     def make_figure(self, epoch):
         return plotting.interpolation_grid(
@@ -377,22 +468,20 @@ class DensityContours(FigureCallback):
 
     def __init__(self, images, num_points: int = 1000, seed: int = 0, limits=None, **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("num_points", num_points)
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 4:
-            raise ValueError(
-                f"Argument `images` must have shape (n, height, width, channels); "
-                f"received shape {images.shape}."
-            )
+        num_points = checks.check_positive_int("num_points", num_points)
+        seed = checks.check_seed("seed", seed)
+        images = _check_finite_images("images", images)
         self.images, _ = _fixed_subset(images, None, num_points, seed)
-        self.limits = limits
+        self.limits = _check_limits(limits)
 
     def prepare(self, model):
         _check_two_dimensional(self, model)
+        validation.check_images(model, self.images, argument="images")
 
     def make_figure(self, epoch):
         means, log_variances = [], []
         for start in range(0, len(self.images), 500):
+            # The encoder's log-variances too, which `encode` does not return.
             z, z_mean, z_log_var = self.model.posterior(self.images[start : start + 500])
             if z_mean is None:
                 means.append(np.asarray(z))

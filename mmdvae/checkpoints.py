@@ -4,12 +4,16 @@
   state, the seed state) and the history after every epoch, so an interrupted
   run resumes from its last completed epoch with ``restore_backup(directory)``
   and ``fit(..., initial_epoch=epoch)``. The ``.keras`` file is written first
-  and ``state.json`` is then replaced atomically, so a run killed at any moment
-  leaves either the previous epoch's backup or the new one, never half of one.
+  and ``state.json`` is then replaced, both atomically
+  (``mmdvae.saving``), so a run killed at any moment leaves either the
+  previous epoch's backup or the new one, never half of one.
 - ``StopOnNonFiniteLoss(filepath)`` stops training at the first batch whose
   logged terms are not finite, names the terms that went bad, puts back the
-  last finite state (the end of the last good epoch, optimizer state included)
-  and saves it to ``filepath``.
+  last finite state (the end of the last good epoch, or the start of training,
+  optimizer state included) and saves it to ``filepath``.
+
+Both check when training begins that the model can be saved, so a model that
+cannot (a custom prior) is refused before the first epoch, not after it.
 
 Example:
 
@@ -25,29 +29,36 @@ import json
 import math
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from mmdvae import saving
+
 STATE_FILE = "state.json"
+
+#: Keys every ``state.json`` holds.
+STATE_KEYS = ("epoch", "model", "history")
 
 
 def _optimizers(model):
-    """The model's optimizers: ``model.optimizer`` and any other attribute one."""
-    found = [model.optimizer] if model.optimizer is not None else []
-    for value in vars(model).values():
-        if isinstance(value, keras.optimizers.Optimizer) and all(
-            value is not other for other in found
-        ):
-            found.append(value)
-    return found
+    """Every optimizer of ``model``: its ``optimizers`` (mmdvae models), else ``optimizer``."""
+    found = getattr(model, "optimizers", None)
+    if found is None:
+        found = [getattr(model, "optimizer", None)]
+    return [optimizer for optimizer in found if optimizer is not None]
 
 
 def _state_variables(model):
-    variables = list(model.variables)
-    for optimizer in _optimizers(model):
-        variables += list(optimizer.variables)
+    """The model's variables and those of its optimizers, each once."""
+    variables, seen = [], set()
+    for variable in [*model.variables,
+                     *(v for optimizer in _optimizers(model) for v in optimizer.variables)]:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            variables.append(variable)
     return variables
 
 
@@ -60,17 +71,34 @@ def _non_finite_terms(logs):
     return sorted(bad, key=lambda name: name in ("loss", "val_loss"))
 
 
-def _write_json_atomically(path, content):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(content, indent=2, default=float))
-    os.replace(temporary, path)
+def _check_savable(callback, model, what):
+    """Raises before training when ``model`` cannot be written to a ``.keras`` file."""
+    try:
+        keras.saving.serialize_keras_object(model)
+    except NotImplementedError as error:
+        raise ValueError(
+            f"{type(callback).__name__} cannot save {what} of this model: {error} "
+            f"Train without this callback, or with a model that can be saved."
+        ) from None
+
+
+def _check_model_path(argument, path):
+    path = Path(path)
+    if path.suffix != ".keras" or path.is_dir():
+        raise ValueError(
+            f"Argument `{argument}` must be the path of a .keras file; received "
+            f"{argument}={os.fspath(path)!r}"
+            + (", which is an existing directory." if path.is_dir() else ".")
+        )
+    return path
 
 
 class EpochBackup(keras.callbacks.Callback):
     """Saves the model and the history after every finite epoch.
 
     Args:
-        directory: where ``epoch-N.keras`` and ``state.json`` go.
+        directory: where ``epoch-N.keras`` and ``state.json`` go; created if
+            missing.
         history: the history of the epochs before this run's first (when
             resuming), as ``{name: [value per epoch]}``.
         metadata: extra JSON-serialisable content kept in ``state.json``.
@@ -78,39 +106,82 @@ class EpochBackup(keras.callbacks.Callback):
 
     def __init__(self, directory, history=None, metadata=None):
         super().__init__()
-        self.directory = Path(directory)
+        directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise ValueError(
+                f"Argument `directory` must be a directory; received "
+                f"directory={os.fspath(directory)!r}, which is an existing file."
+            )
+        if history is not None and not isinstance(history, dict):
+            raise TypeError(
+                f"Argument `history` must be a dict of lists or None; received an "
+                f"object of type {type(history).__name__}."
+            )
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(
+                f"Argument `metadata` must be a dict or None; received an object of "
+                f"type {type(metadata).__name__}."
+            )
+        self.directory = directory
         self.history = {name: list(values) for name, values in (history or {}).items()}
         self.metadata = dict(metadata or {})
+        try:  # refused now rather than after the first epoch
+            json.dumps(self.metadata, default=float)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"Argument `metadata` must hold JSON-serialisable values; received "
+                f"metadata={self.metadata!r} ({error})."
+            ) from None
+
+    def on_train_begin(self, logs=None):
+        _check_savable(self, self.model, "a backup")
 
     def on_epoch_end(self, epoch, logs=None):
         if _non_finite_terms(logs):
             return
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(np.asarray(value)))
-        self.directory.mkdir(parents=True, exist_ok=True)
         model_file = f"epoch-{epoch + 1}.keras"
-        self.model.save(self.directory / model_file)
+        saving.save_model(self.model, self.directory / model_file)
         state = {"epoch": epoch + 1, "model": model_file, "history": self.history,
                  **self.metadata}
-        _write_json_atomically(self.directory / STATE_FILE, state)
+        saving.write_json(self.directory / STATE_FILE, state)
         for old in self.directory.glob("epoch-*.keras"):
             if old.name != model_file:
                 old.unlink()
 
 
 def read_backup_state(directory):
-    """The ``state.json`` of a backup directory, or ``None`` when there is none."""
+    """The ``state.json`` of a backup directory, or ``None`` when there is none.
+
+    Raises ``ValueError`` when the file exists but is not a backup state (not
+    JSON, or without ``epoch``, ``model`` and ``history``).
+    """
     path = Path(directory) / STATE_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        state = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"The backup state {os.fspath(path)} is corrupt (not valid JSON: {error}); "
+            f"delete the backup directory to start over."
+        ) from None
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise ValueError(
+            f"The backup state {os.fspath(path)} is corrupt: it lacks {missing}; "
+            f"delete the backup directory to start over."
+        )
+    return state
 
 
 def restore_backup(directory):
     """Returns ``(model, completed_epochs, history)`` from an ``EpochBackup``.
 
     The model is loaded in Keras's safe mode, compiled, with its optimizer
-    state. Raises ``FileNotFoundError`` when ``directory`` holds no backup.
+    state. Raises ``FileNotFoundError`` when ``directory`` holds no backup and
+    ``ValueError`` when the backup is corrupt.
     """
     state = read_backup_state(directory)
     if state is None:
@@ -118,7 +189,18 @@ def restore_backup(directory):
             f"No backup to resume from: {os.fspath(Path(directory) / STATE_FILE)} "
             f"does not exist."
         )
-    model = keras.saving.load_model(Path(directory) / state["model"], safe_mode=True)
+    path = Path(directory) / state["model"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The backup state names the model file {os.fspath(path)}, which does "
+            f"not exist."
+        )
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"The backup model {os.fspath(path)} is corrupt (not a .keras zip file); "
+            f"delete the backup directory to start over."
+        )
+    model = keras.saving.load_model(path, safe_mode=True)
     return model, int(state["epoch"]), state["history"]
 
 
@@ -127,10 +209,15 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     Unlike ``keras.callbacks.TerminateOnNaN``, which only looks at ``loss`` and
     leaves the broken weights in the model, this callback checks every logged
-    term, names the ones that went bad, restores the weights and optimizer
-    state of the end of the last finite epoch (or of the start of training) and,
-    with ``filepath``, saves them there. After ``fit`` returns, ``message`` says
-    what happened (``None`` when training ended normally).
+    term, names the ones that went bad, restores the weights and the state of
+    every optimizer (``model.optimizers``) to the end of the last finite epoch
+    (or the start of training) and, with ``filepath``, saves them there
+    atomically. After ``fit`` returns, ``message`` says what happened (``None``
+    when training ended normally).
+
+    The state is kept variable by variable. A variable created after the
+    state was taken (an optimizer built lazily by its first step) cannot be
+    put back; it is left as it is, and the message says so.
 
     Args:
         filepath: a ``.keras`` path to save the restored model to, or ``None``.
@@ -139,18 +226,27 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     def __init__(self, filepath=None, stream=None):
         super().__init__()
-        self.filepath = None if filepath is None else Path(filepath)
+        self.filepath = None if filepath is None else _check_model_path("filepath", filepath)
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(
+                f"Argument `stream` must be a writable text stream or None; received "
+                f"an object of type {type(stream).__name__}."
+            )
         self.stream = stream
         self.message = None
-        self._snapshot = None
+        self._snapshot = {}
         self._good_epochs = 0
         self._epoch = 0
 
     def _take_snapshot(self):
-        variables = _state_variables(self.model)
-        self._snapshot = [np.array(variable) for variable in variables]
+        self._snapshot = {
+            id(variable): (variable, np.array(variable))
+            for variable in _state_variables(self.model)
+        }
 
     def on_train_begin(self, logs=None):
+        if self.filepath is not None:
+            _check_savable(self, self.model, "the last finite state")
         self.message = None
         self._good_epochs = 0
         self._take_snapshot()
@@ -173,11 +269,20 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self._good_epochs = epoch + 1
         self._take_snapshot()
 
+    def _restore(self):
+        """Puts back the snapshot; returns the variables that were not in it."""
+        missing = []
+        for variable in _state_variables(self.model):
+            kept = self._snapshot.get(id(variable))
+            if kept is None or kept[0] is not variable:
+                missing.append(variable)
+            else:
+                variable.assign(kept[1])
+        return missing
+
     def _stop(self, bad, logs, where):
         values = ", ".join(f"{name}={float(np.asarray(logs[name]))}" for name in bad)
-        for variable, value in zip(_state_variables(self.model), self._snapshot,
-                                   strict=True):
-            variable.assign(value)
+        missing = self._restore()
         restored = (f"the end of epoch {self._good_epochs}" if self._good_epochs
                     else "the start of training")
         self.message = (
@@ -185,9 +290,21 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             f"{bad[0]!r} is not finite ({values}). The weights and optimizer state "
             f"were restored to {restored}, the last finite state"
         )
+        if missing:
+            names = ", ".join(variable.path for variable in missing[:3])
+            self.message += (
+                f" (except {len(missing)} variables created after that state was "
+                f"taken, left as they are: {names}{', ...' if len(missing) > 3 else ''})"
+            )
         if self.filepath is not None:
-            self.model.save(self.filepath)
-            self.message += f", and saved to {os.fspath(self.filepath)}"
+            try:
+                saving.save_model(self.model, self.filepath)
+                self.message += f", and saved to {os.fspath(self.filepath)}"
+            except (OSError, ValueError, NotImplementedError) as error:
+                self.message += (
+                    f"; saving it to {os.fspath(self.filepath)} failed "
+                    f"({type(error).__name__}: {error})"
+                )
         self.message += "."
         self.model.stop_training = True
         print(self.message, file=self.stream or sys.stderr, flush=True)

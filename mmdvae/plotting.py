@@ -4,8 +4,14 @@ Nothing here trains a model. Functions take arrays (images, codes, labels, a
 history) or, where a figure is made of decoded codes, anything with the
 ``decode``/``encode``/``prior``/``latent_dim`` of an ``mmdvae.Autoencoder``.
 Every figure function takes ``axes=`` to draw into an existing subplot (for
-side-by-side comparisons) and returns the Figure it drew on; close it with
-``matplotlib.pyplot.close(figure)`` when done.
+side-by-side comparisons) and returns the Figure it drew on.
+
+New figures are ``StandaloneFigure`` objects, matplotlib Figures made without
+pyplot: importing or calling this module changes no backend and leaves no
+figure open in pyplot, works without a display, and a figure is freed as soon
+as it is no longer referenced. Write one with ``figure.savefig(path)``; in a
+notebook, show it with ``display(figure)`` or as the last value of a cell
+(``plt.show()`` shows pyplot's figures only).
 
 - ``image_grid``, ``sample_grid``, ``reconstruction_grid``: tiled images;
 - ``latent_scatter``: codes coloured by label, projected on two principal
@@ -16,69 +22,69 @@ side-by-side comparisons) and returns the Figure it drew on; close it with
 - ``training_curves``: the logged losses of a Keras History or history file.
 """
 
+import io
 import json
+import numbers
 import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from mmdvae import checks
 
 #: Probability masses enclosed by the density contours.
 CONTOUR_MASSES = (0.5, 0.9, 0.99)
-
-_ENCODE_BATCH_SIZE = 500
 
 
 # === Helpers ===
 
 
+class StandaloneFigure(Figure):
+    """A matplotlib Figure that needs no pyplot, and shows itself in notebooks.
+
+    Jupyter draws it as a PNG (``_repr_png_``) whatever matplotlib backend is
+    active; ``savefig`` works as for any Figure.
+    """
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def _new_axes(axes, figsize):
     if axes is None:
-        figure, axes = plt.subplots(figsize=figsize, layout="tight")
-        return figure, axes
+        figure = StandaloneFigure(figsize=figsize, layout="tight")
+        return figure, figure.add_subplot()
     return axes.figure, axes
 
 
-def _check_images(argument, images):
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(
-            f"Argument `{argument}` must have shape (n, height, width, channels); "
-            f"received shape {images.shape}."
+def check_image_array(argument, images):
+    """Returns ``images`` as a float32 array ``[n, height, width, channels]``, n >= 1.
+
+    Integer images (0..255 pixels) are refused: they would be drawn white.
+    """
+    array = np.asarray(images)
+    if array.dtype.kind in "biu":
+        raise TypeError(
+            f"Argument `{argument}` must hold floating-point images in [0, 1]; "
+            f"received {argument} of dtype {array.dtype}. Pass "
+            f"`{argument}.astype('float32') / 255`."
         )
-    return images
-
-
-def _check_positive_int(argument, value):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(
-            f"Argument `{argument}` must be a positive integer; received "
-            f"{argument}={value!r}."
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"Argument `{argument}` must hold floating-point images in [0, 1]; "
+            f"received {argument} of dtype {array.dtype}."
         )
-
-
-def encode_in_batches(model, images):
-    """Codes of ``images`` in batches, as a NumPy array."""
-    return np.concatenate(
-        [
-            np.asarray(model.encode(images[start : start + _ENCODE_BATCH_SIZE]))
-            for start in range(0, len(images), _ENCODE_BATCH_SIZE)
-        ]
-    )
-
-
-def decode_in_batches(model, codes):
-    codes = np.asarray(codes, dtype=np.float32)
-    return np.concatenate(
-        [
-            np.asarray(model.decode(codes[start : start + _ENCODE_BATCH_SIZE]))
-            for start in range(0, len(codes), _ENCODE_BATCH_SIZE)
-        ]
-    )
+    if array.ndim != 4 or len(array) == 0:
+        raise ValueError(
+            f"Argument `{argument}` must have shape (n, height, width, channels) with "
+            f"n >= 1; received shape {array.shape}."
+        )
+    return array.astype(np.float32, copy=False)
 
 
 def tile_images(images, num_columns: int | None = None, padding: int = 0):
@@ -88,11 +94,11 @@ def tile_images(images, num_columns: int | None = None, padding: int = 0):
     columns * (width + padding) - padding, channels]``; empty cells and the
     padding are white (1).
     """
-    images = _check_images("images", images)
+    images = check_image_array("images", images)
     count, height, width, channels = images.shape
     if num_columns is None:
         num_columns = int(np.ceil(np.sqrt(count)))
-    _check_positive_int("num_columns", num_columns)
+    num_columns = checks.check_positive_int("num_columns", num_columns)
     num_rows = int(np.ceil(count / num_columns))
     step_y, step_x = height + padding, width + padding
     canvas = np.ones(
@@ -119,11 +125,23 @@ def _show_canvas(axes, canvas, title):
 
 
 def figure_to_array(figure, dpi: int | None = None):
-    """Renders ``figure`` to an RGBA ``uint8`` array ``[height, width, 4]``."""
+    """Renders ``figure`` to an RGBA ``uint8`` array ``[height, width, 4]``.
+
+    Rendered by Agg whatever the figure's own canvas is; the figure's canvas
+    and resolution are left as they were.
+    """
     if dpi is not None:
-        figure.set_dpi(dpi)
-    figure.canvas.draw()
-    return np.array(figure.canvas.buffer_rgba(), dtype=np.uint8)
+        dpi = checks.check_positive_int("dpi", dpi)
+    original_canvas, original_dpi = figure.canvas, figure.dpi
+    try:
+        if dpi is not None:
+            figure.set_dpi(dpi)
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        return np.array(canvas.buffer_rgba(), dtype=np.uint8)
+    finally:
+        figure.set_canvas(original_canvas)
+        figure.set_dpi(original_dpi)
 
 
 # === Image grids ===
@@ -153,7 +171,8 @@ def sample_grid(
             draws from ``model.prior`` with the stateless seed ``(seed, 0)``.
     """
     if codes is None:
-        _check_positive_int("num_samples", num_samples)
+        num_samples = checks.check_positive_int("num_samples", num_samples)
+        seed = checks.check_positive_int("seed", seed, maximum=checks.MAX_SEED, minimum=0)
         codes = model.prior_samples(num_samples, seed=np.array([seed, 0]))
     codes = np.asarray(codes, dtype=np.float32)
     if codes.ndim != 2 or codes.shape[1] != model.latent_dim:
@@ -161,13 +180,13 @@ def sample_grid(
             f"Argument `codes` must have shape (n, {model.latent_dim}) to match the "
             f"model's latent_dim={model.latent_dim}; received shape {codes.shape}."
         )
-    return image_grid(decode_in_batches(model, codes), num_columns, title=title, axes=axes)
+    return image_grid(np.asarray(model.decode(codes)), num_columns, title=title, axes=axes)
 
 
 def _check_image_pair(first_name, first, second_name, second):
     """Checks two image batches that are drawn side by side; returns them as arrays."""
-    first = _check_images(first_name, first)
-    second = _check_images(second_name, second)
+    first = check_image_array(first_name, first)
+    second = check_image_array(second_name, second)
     if first.shape != second.shape:
         raise ValueError(
             f"Arguments `{first_name}` and `{second_name}` must have the same shape; "
@@ -185,7 +204,7 @@ def reconstruction_grid(
     """
     images, reconstructions = _check_image_pair(
         "images", images, "reconstructions", reconstructions)
-    _check_positive_int("num_columns", num_columns)
+    num_columns = checks.check_positive_int("num_columns", num_columns)
     rows = []
     for start in range(0, len(images), num_columns):
         band = slice(start, start + num_columns)
@@ -283,6 +302,7 @@ def latent_scatter(
             f"Argument `labels` must have shape ({codes.shape[0]},) to match the "
             f"codes; received shape {labels.shape}."
         )
+    check_class_names(class_names, labels)
     projection = None
     x_label, y_label = "z[0]", "z[1]"
     if codes.shape[1] > 2:
@@ -306,7 +326,7 @@ def latent_scatter(
         density = _prior_density_on(prior, points, projection).reshape(grid_x.shape)
         axes.contour(grid_x, grid_y, density, levels=_mass_levels(density, cell_area),
                      colors="0.5", linewidths=1.0, zorder=0)
-    colormap = plt.get_cmap("tab10")
+    colormap = matplotlib.colormaps["tab10"]
     for index, label in enumerate(np.unique(labels)):
         chosen = labels == label
         name = class_names[label] if class_names is not None else str(label)
@@ -324,9 +344,42 @@ def latent_scatter(
     return figure
 
 
+def check_class_names(class_names, labels) -> None:
+    """Checks that ``class_names`` (if given) names every label in ``labels``."""
+    if class_names is None:
+        return
+    if isinstance(class_names, str | bytes) or not hasattr(class_names, "__len__"):
+        raise TypeError(
+            f"Argument `class_names` must be a sequence of names indexed by label; "
+            f"received class_names={class_names!r}."
+        )
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
+        raise ValueError(
+            f"Argument `labels` must be non-negative integers to index `class_names`; "
+            f"received labels of dtype {labels.dtype}"
+            + (f" from {labels.min()}" if labels.size and labels.dtype.kind in "iuf" else "")
+            + "."
+        )
+    if labels.size and labels.max() >= len(class_names):
+        raise ValueError(
+            f"Argument `class_names` must name every class: labels run up to "
+            f"{int(labels.max())}, so {int(labels.max()) + 1} names are needed; "
+            f"received {len(class_names)} names, class_names={list(class_names)!r}."
+        )
+
+
 def check_quantile_range(quantile_range) -> tuple:
     """Returns ``(low, high)`` after checking ``0 < low < high < 1``."""
-    low, high = quantile_range
+    if (isinstance(quantile_range, str | bytes) or not hasattr(quantile_range, "__len__")
+            or len(quantile_range) != 2
+            or not all(isinstance(q, numbers.Real) and not isinstance(q, bool)
+                       for q in quantile_range)):
+        raise TypeError(
+            f"Argument `quantile_range` must be a pair of numbers (low, high) with "
+            f"0 < low < high < 1; received quantile_range={quantile_range!r}."
+        )
+    low, high = (float(q) for q in quantile_range)
     if not 0 < low < high < 1:
         raise ValueError(
             f"Argument `quantile_range` must be (low, high) with 0 < low < high < 1; "
@@ -350,7 +403,7 @@ def quantile_codes(prior, num_rows: int = 15, quantile_range=(0.05, 0.95)):
         prior: a tensorflow-probability ``Independent`` distribution over two
             coordinates whose underlying distribution has a ``quantile``.
     """
-    _check_positive_int("num_rows", num_rows)
+    num_rows = checks.check_positive_int("num_rows", num_rows)
     low, high = check_quantile_range(quantile_range)
     base = getattr(prior, "distribution", None)
     event_shape = getattr(prior, "event_shape", None)
@@ -389,7 +442,7 @@ def morph_grid(
             f"`interpolation_grid` (or the InterpolationGrid callback) for any latent size."
         )
     codes = quantile_codes(model.prior, num_rows, quantile_range)
-    images = decode_in_batches(model, codes.reshape(-1, 2))
+    images = np.asarray(model.decode(codes.reshape(-1, 2).astype(np.float32)))
     figure, axes = _new_axes(axes, (7.0, 7.0))
     canvas = tile_images(images, num_rows)
     _show_canvas(axes, canvas, title)
@@ -416,15 +469,12 @@ def interpolation_grid(
     """
     start_images, end_images = _check_image_pair(
         "start_images", start_images, "end_images", end_images)
-    if not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(
-            f"Argument `num_steps` must be an integer >= 2; received num_steps={num_steps!r}."
-        )
-    start_codes = encode_in_batches(model, start_images)
-    end_codes = encode_in_batches(model, end_images)
+    num_steps = checks.check_positive_int("num_steps", num_steps, minimum=2)
+    start_codes = np.asarray(model.encode(start_images))
+    end_codes = np.asarray(model.encode(end_images))
     weights = np.linspace(0.0, 1.0, num_steps, dtype=np.float32)[None, :, None]
     codes = (1 - weights) * start_codes[:, None] + weights * end_codes[:, None]
-    decoded = decode_in_batches(model, codes.reshape(-1, codes.shape[-1]))
+    decoded = np.asarray(model.decode(codes.reshape(-1, codes.shape[-1])))
     decoded = decoded.reshape(len(start_images), num_steps, *start_images.shape[1:])
     rows = np.concatenate([start_images[:, None], decoded, end_images[:, None]], axis=1)
     num_columns = num_steps + 2
@@ -540,8 +590,8 @@ def training_curves(history, keys=None, title: str | None = None):
         )
     columns = min(len(keys), 3)
     rows = int(np.ceil(len(keys) / columns))
-    figure, grid = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows),
-                                squeeze=False)
+    figure = StandaloneFigure(figsize=(4.2 * columns, 3.2 * rows))
+    grid = figure.subplots(rows, columns, squeeze=False)
     for axes, key in zip(grid.ravel(), keys, strict=False):
         epochs = np.arange(1, len(values[key]) + 1)
         axes.plot(epochs, values[key], marker=".", label="training")

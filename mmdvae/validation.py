@@ -12,14 +12,20 @@ compiled step or a NaN loss many minutes later.
 - A ``tf.data.Dataset`` is checked through its element spec (rank, sizes,
   dtype), its cardinality (empty) and the values of its first batch only; a
   NaN in a later batch shows up as a non-finite loss, which
-  ``mmdvae.callbacks.StopOnNonFiniteLoss`` reports.
-- Other inputs (Keras ``PyDataset``, Python generators) are passed through.
+  ``mmdvae.checkpoints.StopOnNonFiniteLoss`` reports.
+- Keras ``PyDataset`` objects and Python generators are passed through.
+- Anything else (``None``, a dict, a list, a string, a tuple as ``x``) is
+  refused with a ``TypeError`` naming the type received and what is allowed,
+  instead of an error from inside Keras.
 
 Integer images (such as the raw 0..255 pixels of an IDX file) are refused rather
 than converted, because a silent ``/ 255`` would hide a pipeline that forgot to
 scale its data.
 """
 
+import types
+
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -51,37 +57,54 @@ def _check_shape(model, shape, argument):
         )
 
 
+def _images_text(model) -> str:
+    value_range = model.likelihood.value_range
+    if value_range is None:
+        return "floating-point images"
+    return f"floating-point images in [{value_range[0]:g}, {value_range[1]:g}]"
+
+
 def _check_dtype(model, dtype, argument):
-    dtype = tf.as_dtype(dtype)
+    try:
+        dtype = tf.as_dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"Argument `{argument}` must hold {_images_text(model)}; "
+            f"received {argument} of dtype {dtype}."
+        ) from None
     if dtype.is_integer or dtype.is_bool:
         raise TypeError(
-            f"Argument `{argument}` must hold floating-point images in [0, 1]; "
+            f"Argument `{argument}` must hold {_images_text(model)}; "
             f"received {argument} of dtype {dtype.name}. Integer pixels (0..255) "
             f"are not converted implicitly: pass `{argument}.astype('float32') / 255`."
         )
     if not dtype.is_floating:
         raise TypeError(
-            f"Argument `{argument}` must hold floating-point images in [0, 1]; "
+            f"Argument `{argument}` must hold {_images_text(model)}; "
             f"received {argument} of dtype {dtype.name}."
         )
 
 
-def _check_values(model, values, argument):
+def _check_values(model, values, argument, where=""):
+    """Finite values in the likelihood's range; ``where`` says which part was read."""
     finite = np.isfinite(values)
     if not finite.all():
         bad = np.argwhere(~finite.reshape(len(values), -1).all(axis=1)).ravel()
         raise ValueError(
             f"Argument `{argument}` must hold finite values; received "
             f"{int((~finite).sum())} NaN or infinite values in {len(bad)} images "
-            f"(first at index {int(bad[0])})."
+            f"(first at index {int(bad[0])}){where}."
         )
-    if model.reconstruction == "bernoulli" and values.size:
+    value_range = model.likelihood.value_range
+    if value_range is not None and values.size:
         low, high = float(values.min()), float(values.max())
-        if low < 0.0 or high > 1.0:
+        if low < value_range[0] or high > value_range[1]:
             raise ValueError(
-                f"Argument `{argument}` must lie in [0, 1] for the Bernoulli decoder "
-                f"(reconstruction='bernoulli'); received values from {low:.6g} to "
-                f"{high:.6g}."
+                f"Argument `{argument}` must lie in [{value_range[0]:g}, "
+                f"{value_range[1]:g}] for the likelihood {model.likelihood.name!r}; "
+                f"received values from {low:.6g} to {high:.6g}{where}. Scale images "
+                f"to [0, 1] (e.g. divide 0..255 pixels by 255), or choose "
+                f"likelihood='unbounded_gaussian' for data of any range."
             )
 
 
@@ -107,7 +130,8 @@ def _check_batch_sizes(model, num_images, batch_size, argument):
 
 
 def _model_text(model):
-    estimator = getattr(model, "estimator", None)
+    divergence = getattr(model, "mmd", None) or getattr(model, "divergence", None)
+    estimator = getattr(divergence, "estimator", None)
     if estimator is None:
         return type(model).__name__
     return f"{type(model).__name__} with estimator={estimator!r}"
@@ -154,6 +178,12 @@ def check_codes(model, z, argument: str = "z") -> None:
 
 def _check_dataset(model, dataset, argument, batch_needs_loss):
     spec = _images_of(dataset.element_spec)
+    if isinstance(spec, dict):
+        raise TypeError(
+            f"Argument `{argument}` must be a dataset of images or of (images, labels) "
+            f"tuples; received a dataset of dicts with keys {sorted(spec)}. Map it to "
+            f"the images, e.g. `{argument}.map(lambda element: element['images'])`."
+        )
     if not isinstance(spec, tf.TensorSpec):
         return
     if spec.shape.rank is not None:
@@ -172,7 +202,7 @@ def _check_dataset(model, dataset, argument, batch_needs_loss):
                 f"per batch; received a dataset `{argument}` whose first batch "
                 f"holds {len(first)}."
             )
-        _check_values(model, first, f"{argument} (first batch)")
+        _check_values(model, first, argument, where=" in its first batch")
         return
     raise ValueError(
         f"Argument `{argument}` is an empty dataset: it yielded no batch; it must "
@@ -180,17 +210,71 @@ def _check_dataset(model, dataset, argument, batch_needs_loss):
     )
 
 
+def _allowed_text(model) -> str:
+    return (
+        f"a NumPy array or tensor of images of shape {_shape_text(model.image_shape)}, "
+        f"a tf.data.Dataset of images or of (images, labels) tuples, a "
+        f"keras.utils.PyDataset or a Python generator"
+    )
+
+
+def _received_text(argument, value) -> str:
+    kind = type(value).__name__
+    if isinstance(value, dict):
+        detail = f"keys {sorted(map(str, value))}"
+    elif isinstance(value, list | tuple):
+        detail = f"{len(value)} items"
+    else:
+        detail = repr(value)[:60]
+    return f"{argument} of type {kind} ({detail})"
+
+
+def _check_data_type(model, x, argument):
+    """Refuses a kind of ``x`` Keras would fail on with an error of its own."""
+    if x is None:
+        raise TypeError(
+            f"Argument `{argument}` is required: it must be {_allowed_text(model)}; "
+            f"received {argument}=None."
+        )
+    allowed = (np.ndarray, tf.data.Dataset, keras.utils.PyDataset, types.GeneratorType)
+    refused = (list, tuple, dict, str, bytes)
+    if isinstance(x, allowed) or tf.is_tensor(x):
+        return
+    if hasattr(x, "__array__") and not isinstance(x, refused):
+        return  # array-likes of other libraries are converted by Keras
+    hint = ""
+    if isinstance(x, tuple | list):
+        hint = (" Pass the images as `x` and any labels as `y` (fit(images, labels)), "
+                "join a list of image arrays with np.concatenate, or give a "
+                "tf.data.Dataset of (images, labels).")
+    elif isinstance(x, dict):
+        hint = " Pass the array of images itself."
+    raise TypeError(
+        f"Argument `{argument}` must be {_allowed_text(model)}; received "
+        f"{_received_text(argument, x)}.{hint}"
+    )
+
+
 def check_data(model, x, batch_size=None, argument: str = "x",
                batch_needs_loss: bool = True) -> None:
-    """Checks the ``x`` of ``fit``/``evaluate``/``predict`` before any work."""
+    """Checks the ``x`` of ``fit``/``evaluate``/``predict`` before any work.
+
+    With ``argument="validation_data"``, ``x`` may also be an ``(images,)``,
+    ``(images, labels)`` or ``(images, labels, weights)`` tuple, as Keras takes it.
+    """
+    if argument == "validation_data" and isinstance(x, tuple | list):
+        if not 1 <= len(x) <= 3:
+            raise ValueError(
+                f"Argument `validation_data` must be (images,), (images, labels) or "
+                f"(images, labels, sample_weights); received a {type(x).__name__} of "
+                f"{len(x)} items."
+            )
+        x = x[0]
+    _check_data_type(model, x, argument)
     if isinstance(x, tf.data.Dataset):
         _check_dataset(model, x, argument, batch_needs_loss)
         return
-    if x is None or isinstance(x, dict):
-        return
-    images = _images_of(x) if isinstance(x, tuple) else x
-    if _is_checkable_array(images):
-        check_images(model, images, argument, batch_size, batch_needs_loss)
+    check_images(model, x, argument, batch_size, batch_needs_loss)
 
 
 def check_fit_inputs(model, x, batch_size, validation_data, validation_batch_size):

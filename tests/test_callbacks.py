@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import keras
 import matplotlib.pyplot as plt
@@ -140,7 +142,7 @@ def test_existing_figures_are_not_overwritten_silently(tmp_path):
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"every": 0}, "`every` must be a positive integer; received every=0"),
+        ({"every": 0}, "`every` must be an integer >= 1; received every=0"),
         ({}, "pass `output_dir`"),
         ({"log_dir": "logs", "gif": True}, "`gif=True` needs `output_dir`"),
     ],
@@ -149,6 +151,180 @@ def test_bad_callback_arguments_are_named(arguments, message, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=message):
         callbacks.SampleGrid(**arguments)
+
+
+IMAGES = np.random.default_rng(0).uniform(size=(8,) + IMAGE_SHAPE).astype("float32")
+LABELS = np.arange(8) % 4
+
+# Every argument a callback checks when it is built: (callback, arguments, error,
+# message naming the argument and the value received).
+BAD_ARGUMENTS = {
+    "frame_seconds of text": (callbacks.SampleGrid, {"frame_seconds": "a"}, TypeError,
+                              r"`frame_seconds` must be a number; received "
+                              r"frame_seconds='a' of type str"),
+    "frame_seconds of 0": (callbacks.SampleGrid, {"frame_seconds": 0}, ValueError,
+                           r"`frame_seconds` must be a finite and > 0 number; received "
+                           r"frame_seconds=0.0"),
+    "frame_seconds of NaN": (callbacks.SampleGrid, {"frame_seconds": float("nan")},
+                             ValueError, r"received frame_seconds=nan"),
+    "every of 2.5": (callbacks.SampleGrid, {"every": 2.5}, TypeError,
+                     r"`every` must be an integer >= 1; received every=2.5 of type float"),
+    "dpi of 0": (callbacks.SampleGrid, {"dpi": 0}, ValueError,
+                 r"`dpi` must be an integer in \[1, 1000\]; received dpi=0"),
+    "dpi of 10**6": (callbacks.SampleGrid, {"dpi": 10**6}, ValueError,
+                     r"received dpi=1000000"),
+    "gif of text": (callbacks.SampleGrid, {"gif": "yes"}, TypeError,
+                    r"`gif` must be True or False; received gif='yes'"),
+    "overwrite of 1": (callbacks.SampleGrid, {"overwrite": 1}, TypeError,
+                       r"`overwrite` must be True or False; received overwrite=1"),
+    "name with a slash": (callbacks.SampleGrid, {"name": "../samples"}, ValueError,
+                          r"`name` must be a non-empty file name prefix .*name='../samples'"),
+    "num_samples of -1": (callbacks.SampleGrid, {"num_samples": -1}, ValueError,
+                          r"`num_samples` must be an integer in \[1, 10000\]; received "
+                          r"num_samples=-1"),
+    "num_columns of 0": (callbacks.SampleGrid, {"num_columns": 0}, ValueError,
+                         r"received num_columns=0"),
+    "seed of -1": (callbacks.SampleGrid, {"seed": -1}, ValueError,
+                   r"`seed` must be an integer in \[0, 2147483647\]; received seed=-1"),
+    "seed of text": (callbacks.SampleGrid, {"seed": "a"}, TypeError, r"received seed='a'"),
+    "NaN codes": (callbacks.SampleGrid, {"codes": np.full((2, 2), np.nan)}, ValueError,
+                  r"`codes` must hold finite codes; received 4 NaN"),
+    "codes of rank 1": (callbacks.SampleGrid, {"codes": np.zeros(4)}, ValueError,
+                        r"`codes` must be a numeric array of shape \(n, latent_dim\) .*"
+                        r"shape \(4,\)"),
+    "uint8 images to reconstruct": (
+        callbacks.ReconstructionGrid, {"images": (IMAGES * 255).astype("uint8")}, TypeError,
+        r"`images` must hold floating-point images in \[0, 1\]; received images of "
+        r"dtype uint8"),
+    "images of rank 3": (callbacks.ReconstructionGrid, {"images": IMAGES[..., 0]},
+                         ValueError, r"`images` must have shape \(n, height, width, "
+                         r"channels\) with n >= 1; received shape \(8, 8, 8\)"),
+    "no images": (callbacks.ReconstructionGrid, {"images": IMAGES[:0]}, ValueError,
+                  r"received shape \(0, 8, 8, 1\)"),
+    "NaN images": (callbacks.ReconstructionGrid, {"images": IMAGES * np.nan}, ValueError,
+                   r"`images` must hold finite values; received 512 NaN"),
+    "num_images of 0": (callbacks.ReconstructionGrid, {"images": IMAGES, "num_images": 0},
+                        ValueError, r"received num_images=0"),
+    "too few class names": (
+        callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS,
+                                  "class_names": ["a", "b"]}, ValueError,
+        r"`class_names` must name every class: labels run up to 3, so 4 names are "
+        r"needed; received 2 names, class_names=\['a', 'b'\]"),
+    "class names of text": (
+        callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS,
+                                  "class_names": "abcd"}, TypeError,
+        r"`class_names` must be a sequence of names .*received class_names='abcd'"),
+    "negative labels with class names": (
+        callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS - 1,
+                                  "class_names": list("abcd")}, ValueError,
+        r"`labels` must be non-negative integers .*from -1"),
+    "labels of another length": (
+        callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS[:5]}, ValueError,
+        r"received shapes \(8, 8, 8, 1\) and \(5,\)"),
+    "num_points of 0": (callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS,
+                                                  "num_points": 0}, ValueError,
+                        r"received num_points=0"),
+    "limits reversed": (callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS,
+                                                  "limits": ((1, -1), (-1, 1))}, ValueError,
+                        r"`limits` must be \(\(x_min, x_max\), \(y_min, y_max\)\) .*"
+                        r"received limits=\(\(1, -1\), \(-1, 1\)\)"),
+    "limits of NaN": (callbacks.DensityContours, {"images": IMAGES,
+                                                  "limits": ((0, np.nan), (0, 1))},
+                      ValueError, r"received limits=\(\(0, nan\), \(0, 1\)\)"),
+    "prior_contours of None": (callbacks.LatentScatter,
+                               {"images": IMAGES, "labels": LABELS, "prior_contours": None},
+                               TypeError, r"received prior_contours=None"),
+    "quantile range of 1": (callbacks.MorphGrid, {"quantile_range": (0.1, 1.0)}, ValueError,
+                            r"`quantile_range` must be \(low, high\) with 0 < low < high < 1; "
+                            r"received quantile_range=\(0.1, 1.0\)"),
+    "quantile range of text": (callbacks.MorphGrid, {"quantile_range": "0.1-0.9"}, TypeError,
+                               r"`quantile_range` must be a pair of numbers .*'0.1-0.9'"),
+    "num_rows of 1000": (callbacks.MorphGrid, {"num_rows": 1000}, ValueError,
+                         r"`num_rows` must be an integer in \[1, 100\]; received num_rows=1000"),
+    "num_steps of 1": (callbacks.InterpolationGrid,
+                       {"start_images": IMAGES[:2], "end_images": IMAGES[2:4], "num_steps": 1},
+                       ValueError, r"`num_steps` must be an integer in \[2, 10000\]; received "
+                       r"num_steps=1"),
+    "interpolation ends of two shapes": (
+        callbacks.InterpolationGrid, {"start_images": IMAGES[:2], "end_images": IMAGES[2:5]},
+        ValueError, r"same shape .*received \(2, 8, 8, 1\) and \(3, 8, 8, 1\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_callback_arguments_are_checked_when_built(case, tmp_path):
+    callback_class, arguments, error, message = BAD_ARGUMENTS[case]
+    with pytest.raises(error, match=message):
+        callback_class(output_dir=tmp_path / "figures", **arguments)
+    assert not (tmp_path / "figures").exists() or list((tmp_path / "figures").iterdir()) == []
+
+
+# Arguments that only the model can check: refused when training begins, before
+# the first step. (callback, arguments, model arguments, message)
+BAD_FOR_THE_MODEL = {
+    "images of another size": (
+        callbacks.ReconstructionGrid, {"images": np.zeros((4, 9, 9, 1), "float32")}, {},
+        r"`images` must hold images of shape \(batch, 8, 8, 1\) to match the model's "
+        r"image_shape=\(8, 8, 1\); received images of shape \(4, 9, 9, 1\)"),
+    "unscaled images": (
+        callbacks.ReconstructionGrid, {"images": IMAGES * 255}, {},
+        r"`images` must lie in \[0, 1\] for the likelihood 'mse'; received values from "),
+    "unscaled scatter images": (
+        callbacks.LatentScatter, {"images": IMAGES * 255, "labels": LABELS}, {},
+        r"`images` must lie in \[0, 1\]"),
+    "interpolation ends of another size": (
+        callbacks.InterpolationGrid, {"start_images": np.zeros((2, 4, 4, 1), "float32"),
+                                      "end_images": np.zeros((2, 4, 4, 1), "float32")}, {},
+        r"`start_images` must hold images of shape \(batch, 8, 8, 1\)"),
+    "codes of another size": (
+        callbacks.SampleGrid, {"codes": np.zeros((4, 3))}, {},
+        r"`codes` must have shape \(n, 2\) to match the model's latent_dim=2; received "
+        r"shape \(4, 3\)"),
+    "scatter of 1-D codes": (
+        callbacks.LatentScatter, {"images": IMAGES, "labels": LABELS}, {"latent_dim": 1},
+        r"at least 2 dimensions; received a model with latent_dim=1"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FOR_THE_MODEL))
+def test_what_needs_the_model_is_checked_before_the_first_step(case, tmp_path):
+    callback_class, arguments, model_arguments, message = BAD_FOR_THE_MODEL[case]
+    callback = callback_class(output_dir=tmp_path, **arguments)
+    model = tiny_model(**model_arguments)
+    model.compile(jit_compile=False)
+    with pytest.raises(ValueError, match=message):
+        model.fit(IMAGES, batch_size=4, epochs=1, callbacks=[callback], verbose=0)
+    assert int(model.optimizer.iterations) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_importing_the_package_keeps_the_matplotlib_backend():
+    """No `matplotlib.use` at import: the backend chosen by the user stays."""
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "import mmdvae, mmdvae.plotting, mmdvae.callbacks\n"
+        "print(plt.get_backend())\n"
+    )
+    # A backend that is not Agg, which `matplotlib.use("Agg")` would replace.
+    environment = dict(os.environ, MPLBACKEND="svg", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", script], env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "svg"
+
+
+def test_figures_render_without_pyplot_and_leave_no_open_figure(tiny_data, tmp_path):
+    images, labels = tiny_data
+    figures = [callbacks.SampleGrid(num_samples=4, output_dir=tmp_path),
+               callbacks.LatentScatter(images, labels, num_points=20, output_dir=tmp_path,
+                                       class_names=list("abcd"))]
+    model = tiny_model()
+    model.compile(jit_compile=False)
+    model.fit(images, batch_size=16, epochs=1, callbacks=figures, verbose=0)
+    assert plt.get_fignums() == []
+    with Image.open(tmp_path / "latent_scatter_epoch_0001.png") as png:
+        assert png.size == (512, 448)  # 6.4 x 5.6 inches at 80 dpi
+        assert np.asarray(png)[..., :3].std() > 10
 
 
 def test_cli_draws_the_chosen_figures(tmp_path, data_dir, capsys):

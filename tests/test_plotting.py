@@ -1,9 +1,12 @@
 """The figure functions of mmdvae.plotting, on tiny inputs with the Agg backend."""
 
+import io
 import json
 
+import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
+import PIL.Image
 import pytest
 import scipy.stats
 
@@ -231,3 +234,64 @@ def test_figures_draw_into_given_axes(images):
     assert plotting.morph_grid(model, num_rows=3, axes=grid[1]) is figure
     assert plotting.latent_scatter(np.zeros((3, 2)), np.arange(3), axes=grid[2]) is figure
     assert len(figure.axes) == 3
+
+
+def test_figures_are_made_without_pyplot(images):
+    model = tiny_model()
+    figures = [plotting.image_grid(images), plotting.sample_grid(model, num_samples=4),
+               plotting.morph_grid(model, num_rows=3),
+               plotting.latent_scatter(np.zeros((3, 2)) + np.arange(3)[:, None], np.arange(3)),
+               plotting.training_curves({"loss": [2.0, 1.0]})]
+    assert plt.get_fignums() == []  # nothing to close, nothing accumulates
+    for figure in figures:
+        assert isinstance(figure, matplotlib.figure.Figure)
+        assert plotting.figure_to_array(figure, dpi=20)[..., :3].std() > 0
+    # A notebook shows the figure as a PNG, whatever the matplotlib backend.
+    formatter = pytest.importorskip("IPython.core.formatters").PNGFormatter()
+    png = formatter(figures[0])
+    with PIL.Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG" and np.asarray(image)[..., :3].std() > 10
+
+
+def test_figure_to_array_leaves_a_pyplot_figure_as_it_was():
+    figure, axes = plt.subplots(figsize=(2.0, 1.0), dpi=50)
+    axes.plot([0, 1], [1, 0])
+    canvas = figure.canvas
+    pixels = plotting.figure_to_array(figure, dpi=30)
+    assert pixels.shape == (30, 60, 4)  # 2 x 1 inches at 30 dpi
+    assert figure.canvas is canvas and figure.dpi == 50
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m, x: plotting.image_grid((x * 255).astype("uint8")), TypeError,
+         r"`images` must hold floating-point images in \[0, 1\]; received images of dtype "
+         r"uint8"),
+        (lambda m, x: plotting.image_grid(x[:0]), ValueError,
+         r"`images` must have shape .* with n >= 1; received shape \(0, 8, 8, 1\)"),
+        (lambda m, x: plotting.tile_images(x, num_columns=2.5), TypeError,
+         r"`num_columns` must be an integer >= 1; received num_columns=2.5 of type float"),
+        (lambda m, x: plotting.sample_grid(m, num_samples=0), ValueError,
+         r"received num_samples=0"),
+        (lambda m, x: plotting.sample_grid(m, num_samples=4, seed="a"), TypeError,
+         r"`seed` must be an integer >= 0; received seed='a'"),
+        (lambda m, x: plotting.interpolation_grid(m, x[:2], x[2:4], num_steps=1), ValueError,
+         r"`num_steps` must be an integer >= 2; received num_steps=1"),
+        (lambda m, x: plotting.latent_scatter(np.zeros((4, 2)), np.arange(4),
+                                              class_names=["a", "b"]), ValueError,
+         r"`class_names` must name every class: labels run up to 3, so 4 names are needed; "
+         r"received 2 names"),
+        (lambda m, x: plotting.latent_scatter(np.zeros((4, 2)), np.arange(4) - 1.5,
+                                              class_names=list("abcd")), ValueError,
+         r"`labels` must be non-negative integers to index `class_names`; received labels "
+         r"of dtype float64 from -1.5"),
+        (lambda m, x: plotting.quantile_codes(m.prior, quantile_range=0.9), TypeError,
+         r"`quantile_range` must be a pair of numbers .*received quantile_range=0.9"),
+        (lambda m, x: plotting.morph_grid(m, num_rows=-2), ValueError,
+         r"received num_rows=-2"),
+    ],
+)
+def test_bad_figure_arguments_are_named(call, error, message, images):
+    with pytest.raises(error, match=message):
+        call(tiny_model(), images)

@@ -36,7 +36,8 @@ def batches(array, batch_size=16):
 
 MMD = (mmdvae.MMDVAE, {})
 UNBIASED = (mmdvae.MMDVAE, {"estimator": "unbiased"})
-BERNOULLI = (mmdvae.ELBOVAE, {"reconstruction": "bernoulli"})
+BERNOULLI = (mmdvae.ELBOVAE, {"likelihood": "bernoulli"})
+TO_ALLOW = r"a NumPy array or tensor of images of shape \(batch, 8, 8, 1\), a tf.data.Dataset"
 
 # Every row of the README table "Bad input and the error it gets":
 # (model, call, error type, message pattern).
@@ -56,7 +57,16 @@ BAD_INPUTS = {
                                  TypeError, r"`images` .*dtype int64"),
     "values outside [0, 1], Bernoulli": (
         BERNOULLI, lambda m: m.fit(with_value(1.5)), ValueError,
-        r"`x` must lie in \[0, 1\] for the Bernoulli decoder.*from 0.*to 1.5"),
+        r"`x` must lie in \[0, 1\] for the likelihood 'bernoulli'; received values from "
+        r"0.* to 1.5\. Scale images to \[0, 1\]"),
+    "unscaled float images": (MMD, lambda m: m.fit(images() * 255), ValueError,
+                              r"`x` must lie in \[0, 1\] for the likelihood 'mse'; received "
+                              r"values from 0.* to 2\d\d\.\d+\. Scale images .* divide "
+                              r"0..255 pixels by 255"),
+    "unscaled images to encode": (MMD, lambda m: m.encode(images() * 255), ValueError,
+                                  r"`images` must lie in \[0, 1\] for the likelihood 'mse'"),
+    "unscaled dataset": (MMD, lambda m: m.fit(batches(images() * 255)), ValueError,
+                         r"`x` must lie in \[0, 1\] .* to 2\d\d\.\d+ in its first batch"),
     "NaN in the data": (MMD, lambda m: m.fit(with_value(np.nan)), ValueError,
                         r"`x` must hold finite values; received 1 NaN or infinite values "
                         r"in 1 images \(first at index 3\)"),
@@ -66,7 +76,36 @@ BAD_INPUTS = {
         MMD, lambda m: m.fit(images(), validation_data=(with_value(np.nan),)),
         ValueError, r"`validation_data` must hold finite values"),
     "NaN in a dataset's first batch": (MMD, lambda m: m.fit(batches(with_value(np.nan))),
-                                       ValueError, r"`x \(first batch\)` must hold finite"),
+                                       ValueError, r"`x` must hold finite values; received 1 "
+                                       r"NaN .* \(first at index 3\) in its first batch"),
+    "no data": (MMD, lambda m: m.fit(None), TypeError,
+                rf"`x` is required: it must be {TO_ALLOW}.*; received x=None"),
+    "a dict of images": (MMD, lambda m: m.fit({"images": images()}), TypeError,
+                         rf"`x` must be {TO_ALLOW}.*; received x of type dict "
+                         rf"\(keys \['images'\]\)\. Pass the array of images itself"),
+    "a list of arrays": (MMD, lambda m: m.fit([images(), images()]), TypeError,
+                         r"`x` must be .*; received x of type list \(2 items\)\. Pass the "
+                         r"images as `x` and any labels as `y`"),
+    "(images, labels) as x": (MMD, lambda m: m.evaluate((images(), np.zeros(32))), TypeError,
+                              r"`x` must be .*; received x of type tuple \(2 items\)"),
+    "a string": (MMD, lambda m: m.predict("images.npy"), TypeError,
+                 r"`x` must be .*; received x of type str \('images.npy'\)"),
+    "a dataset of dicts": (
+        MMD, lambda m: m.fit(tf.data.Dataset.from_tensor_slices({"images": images()}).batch(8)),
+        TypeError, r"`x` must be a dataset of images or of \(images, labels\) tuples; "
+        r"received a dataset of dicts with keys \['images'\]"),
+    "validation data of 4 items": (
+        MMD, lambda m: m.fit(images(), validation_data=(images(),) * 4), ValueError,
+        r"`validation_data` must be \(images,\), \(images, labels\) .*received a tuple of "
+        r"4 items"),
+    "sample count of -1": (MMD, lambda m: m.sample(-1), ValueError,
+                           r"`num_samples` must be an integer in \[1, 10000000\]; received "
+                           r"num_samples=-1"),
+    "sample count of 2.5": (MMD, lambda m: m.sample(2.5), TypeError,
+                            r"`num_samples` must be an integer >= 1; received num_samples=2.5 "
+                            r"of type float"),
+    "sample seed of text": (MMD, lambda m: m.sample(2, seed="a"), TypeError,
+                            r"`seed` must be an integer >= 0; received seed='a' of type str"),
     "NaN codes to decode": (MMD, lambda m: m.decode(np.full((2, 3), np.nan)), ValueError,
                             r"`z` must hold finite codes"),
     "codes of the wrong size": (MMD, lambda m: m.decode(np.zeros((2, 5))), ValueError,
@@ -85,7 +124,8 @@ BAD_INPUTS = {
         r"holds 1"),
     "1 prior sample, unbiased MMD": (
         None, lambda m: mmdvae.MMDVAE(3, estimator="unbiased", num_prior_samples=1),
-        ValueError, r"`num_prior_samples` must be >= 2 .*received num_prior_samples=1"),
+        ValueError, r"`num_prior_samples` must be an integer in \[2, \d+\]; received "
+        r"num_prior_samples=1"),
     "unbiased MMD of 1 sample": (
         None, lambda m: kernels.compute_mmd(np.zeros((1, 3)), np.zeros((4, 3)),
                                             estimator="unbiased"),
@@ -110,8 +150,98 @@ def test_bad_input_gets_a_clear_error(case):
 def test_readme_table_lists_every_bad_input():
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## Bad input and the error it gets", 1)[1].split("\n## ", 1)[0]
-    for case in BAD_INPUTS:
+    for case in [*BAD_INPUTS, *BAD_ARGUMENTS]:
         assert f"| {case} |" in table, case
+
+
+SMALL = {"image_shape": IMAGE_SHAPE, "network": "mlp"}
+NAN, INF = float("nan"), float("inf")
+
+# Model arguments refused when the model is built: (class, arguments, error type,
+# message naming the argument and the value received).
+BAD_ARGUMENTS = {
+    "ELBOVAE with lambda_": (mmdvae.ELBOVAE, {"lambda_": 5}, ValueError,
+                             r"Unrecognized keyword arguments passed to ELBOVAE: "
+                             r"\{'lambda_': 5\}"),
+    "ELBOVAE with alpha": (mmdvae.ELBOVAE, {"alpha": 0.5}, ValueError,
+                           r"Unrecognized keyword arguments passed to ELBOVAE: "
+                           r"\{'alpha': 0.5\}"),
+    "MutualAE with lambda_": (mmdvae.MutualAE, {"lambda_": 5}, ValueError,
+                              r"Unrecognized keyword arguments passed to MutualAE: "
+                              r"\{'lambda_': 5\}"),
+    "unknown likelihood": (mmdvae.MutualAE, {"likelihood": "nonsense"}, ValueError,
+                           r"`likelihood` must be one of \(.*\); received "
+                           r"likelihood='nonsense'"),
+    "lambda_ of NaN": (mmdvae.MMDVAE, {"lambda_": NAN}, ValueError,
+                       r"`lambda_` must be a finite and >= 0 number; received lambda_=nan"),
+    "lambda_ of Inf": (mmdvae.InfoVAE, {"lambda_": INF}, ValueError,
+                       r"`lambda_` must be a finite.* number; received lambda_=inf"),
+    "alpha of NaN": (mmdvae.InfoVAE, {"alpha": NAN}, ValueError,
+                     r"`alpha` must be a finite.* number; received alpha=nan"),
+    "beta of Inf": (mmdvae.ELBOVAE, {"beta": INF}, ValueError,
+                    r"`beta` must be a finite and >= 0 number; received beta=inf"),
+    "beta of text": (mmdvae.ELBOVAE, {"beta": "1"}, TypeError,
+                     r"`beta` must be a number; received beta='1' of type str"),
+    "discriminator_units of 64": (mmdvae.AAE, {"discriminator_units": 64}, TypeError,
+                                  r"`discriminator_units` must be a sequence of positive "
+                                  r"integers .*received .*discriminator_units=64"),
+    "image_shape of zeros": (mmdvae.MMDVAE, {"image_shape": (0, 0, 1)}, ValueError,
+                             r"`image_shape` must hold sizes in \[1, \d+\]; received "
+                             r"image_shape=\(0, 0, 1\)"),
+    "negative image_shape": (mmdvae.MMDVAE, {"image_shape": (-4, -4, 1)}, ValueError,
+                             r"received image_shape=\(-4, -4, 1\)"),
+    "image_shape of a float": (mmdvae.MMDVAE, {"image_shape": (28.7, 28, 1)}, TypeError,
+                               r"`image_shape` must be a non-empty tuple of positive "
+                               r"integers .*received image_shape=\(28.7, 28, 1\)"),
+    "image_shape of an integer": (mmdvae.MMDVAE, {"image_shape": 28}, TypeError,
+                                  r"`image_shape` must be a tuple of positive integers .*"
+                                  r"received image_shape=28"),
+    "image_shape of text": (mmdvae.MMDVAE, {"image_shape": "28x28"}, TypeError,
+                            r"received image_shape='28x28'"),
+    "num_prior_samples of True": (mmdvae.MMDVAE, {"num_prior_samples": True}, TypeError,
+                                  r"`num_prior_samples` must be an integer >= 1; received "
+                                  r"num_prior_samples=True of type bool"),
+    "num_prior_samples of 10**9": (mmdvae.MMDVAE, {"num_prior_samples": 10**9}, ValueError,
+                                   r"`num_prior_samples` must be an integer in \[1, \d+\]; "
+                                   r"received num_prior_samples=1000000000"),
+    "seed of 2**70": (mmdvae.MMDVAE, {"seed": 2**70}, ValueError,
+                      r"`seed` must be an integer in \[0, 2147483647\]; received "
+                      r"seed=1180591620717411303424"),
+    "latent_dim of 10**9": (mmdvae.MMDVAE, {"latent_dim": 10**9}, ValueError,
+                            r"`latent_dim` must be an integer in \[1, \d+\]; received "
+                            r"latent_dim=1000000000"),
+    "latent_dim of 2.0": (mmdvae.MMDVAE, {"latent_dim": 2.0}, TypeError,
+                          r"`latent_dim` must be an integer >= 1; received latent_dim=2.0 "
+                          r"of type float"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARGUMENTS))
+def test_bad_model_arguments_are_refused_at_once(case):
+    model_class, arguments, error, pattern = BAD_ARGUMENTS[case]
+    arguments = {"latent_dim": 2, **SMALL, **arguments}
+    start = time.perf_counter()
+    with pytest.raises(error, match=pattern):
+        model_class(**arguments)
+    assert time.perf_counter() - start < 1.0  # before building any network
+
+
+@pytest.mark.xfail(strict=True, reason="MutualAE checks `likelihood=` but not its former "
+                                       "name `reconstruction=`")
+def test_mutual_ae_refuses_a_bernoulli_decoder_under_the_former_argument_name():
+    with pytest.raises(ValueError, match="MutualAE needs a likelihood with reparameterised"):
+        mmdvae.MutualAE(2, reconstruction="bernoulli", **SMALL)
+
+
+def test_numpy_integers_are_accepted_where_an_integer_is_meant():
+    model = mmdvae.MMDVAE(latent_dim=np.int64(2), image_shape=np.array([8, 8, 1]),
+                          network="mlp", seed=np.int32(3), num_prior_samples=np.int64(16))
+    assert type(model.latent_dim) is int and model.latent_dim == 2
+    assert model.image_shape == (8, 8, 1) and type(model.image_shape[0]) is int
+    samples = model.sample(np.int64(3), seed=np.int64(1))
+    assert samples.shape == (3, 8, 8, 1)
+    np.testing.assert_array_equal(samples, model.sample(3, seed=1))
+    json.dumps(model.get_config())  # NumPy integers would not serialise
 
 
 def test_good_input_passes_the_checks():

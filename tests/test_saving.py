@@ -9,10 +9,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from test_models import IMAGE_SHAPE, MODELS, make_model
+from test_models import IMAGE_SHAPE, MODELS, images_for, make_model
 
 import mmdvae
-from mmdvae import checkpoints
+from mmdvae import checkpoints, saving
 from mmdvae.export import export_saved_model
 from mmdvae.models.base import LOG_VARIANCE_RANGE
 
@@ -49,14 +49,17 @@ def exported(tmp_path_factory):
     """Every model exported, and its endpoints called in a process without mmdvae."""
     directory = tmp_path_factory.mktemp("exported")
     rng = np.random.default_rng(5)
-    inputs = {"images": rng.uniform(size=(5,) + IMAGE_SHAPE).astype("float32"),
+    common = {"images": rng.uniform(size=(5,) + IMAGE_SHAPE).astype("float32"),
               "z": rng.normal(size=(4, 3)).astype("float32"),
               "num_samples": np.array(6), "seed": np.array(11)}
-    np.savez(directory / "inputs.npz", **inputs)
-    jobs, live = [], {}
+    jobs, live, bounded = [], {}, {}
     for param in MODELS:
         model_class, arguments = param.values
         model = make_model(model_class, arguments)
+        # One-hot images for a categorical likelihood.
+        inputs = {**common, "images": images_for(model, common["images"])}
+        np.savez(directory / f"{param.id}-inputs.npz", **inputs)
+        bounded[param.id] = model.likelihood.value_range is not None
         path = export_saved_model(model, directory / param.id)
         _, z_mean, z_log_var = model.posterior(inputs["images"])
         live[param.id] = {
@@ -68,18 +71,18 @@ def exported(tmp_path_factory):
         if z_mean is not None:
             live[param.id].update({"encode/z_mean": z_mean.numpy(),
                                    "encode/z_log_var": z_log_var.numpy()})
-        jobs.append({"path": str(path), "inputs": str(directory / "inputs.npz"),
+        jobs.append({"path": str(path), "inputs": str(directory / f"{param.id}-inputs.npz"),
                      "outputs": str(directory / f"{param.id}.npz")})
     (directory / "jobs.json").write_text(json.dumps(jobs))
     run_script("call_saved_models.py", directory / "jobs.json", cwd=directory,
                with_mmdvae=False)
     served = {param.id: dict(np.load(directory / f"{param.id}.npz")) for param in MODELS}
-    return live, served
+    return live, served, bounded
 
 
 @pytest.mark.parametrize("model_id", [param.id for param in MODELS])
 def test_saved_model_endpoints_match_the_live_model(exported, model_id):
-    live, served = exported[0][model_id], exported[1][model_id]
+    live, served, bounded = (part[model_id] for part in exported)
     assert not served["mmdvae_imported"]
     assert {name for name in served if name.startswith("encode/")} == {
         name for name in live if name.startswith("encode/")}
@@ -88,8 +91,8 @@ def test_saved_model_endpoints_match_the_live_model(exported, model_id):
     np.testing.assert_allclose(served["layer_reconstruct"], live["reconstruct"], atol=1e-5)
     np.testing.assert_array_equal(served["sample_again"], served["sample"])
     assert np.abs(served["sample_other_seed"] - served["sample"]).max() > 1e-3
-    assert served["sample"].shape == (6,) + IMAGE_SHAPE
-    if model_id != "MutualAE":  # its Gaussian decoder mean is unbounded
+    assert served["sample"].shape == (6,) + live["reconstruct"].shape[1:]
+    if bounded:  # not the unbounded Gaussian mean of a MutualAE
         assert 0.0 <= served["decode"].min() and served["decode"].max() <= 1.0
 
 
@@ -156,6 +159,90 @@ def test_saved_model_keeps_its_random_state(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(loaded.seed_generator.state, model.seed_generator.state)
     np.testing.assert_array_equal(loaded.prior_samples(5), model.prior_samples(5))
+
+
+# === Atomic saves ===
+
+
+def files_in(directory):
+    return sorted(path.name for path in directory.iterdir())
+
+
+def test_a_refused_save_keeps_the_good_file(tmp_path):
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    good = make_model(mmdvae.MMDVAE, {})
+    good.save(tmp_path / "good.keras")
+    before = (tmp_path / "good.keras").read_bytes()
+    custom = mmdvae.MMDVAE(latent_dim=2, image_shape=IMAGE_SHAPE, network="mlp",
+                           prior=tfp.distributions.MultivariateNormalDiag(loc=tf.zeros(2)))
+    with pytest.raises(NotImplementedError, match="custom tensorflow-probability"):
+        custom.save(tmp_path / "good.keras")
+    with pytest.raises(NotImplementedError):
+        custom.save(tmp_path / "new.keras")
+    assert (tmp_path / "good.keras").read_bytes() == before
+    assert files_in(tmp_path) == ["good.keras"]  # no new file, no temporary
+    loaded = keras.saving.load_model(tmp_path / "good.keras")
+    for saved, kept in zip(loaded.variables, good.variables, strict=True):
+        np.testing.assert_array_equal(saved, kept)
+
+
+def test_a_save_failing_while_writing_leaves_no_file_and_no_temporary(tmp_path, monkeypatch):
+    model = make_model(mmdvae.MMDVAE, {})
+    model.save(tmp_path / "good.keras")
+    before = (tmp_path / "good.keras").read_bytes()
+
+    def write_half_then_fail(self, filepath, **kwargs):
+        with open(filepath, "wb") as file:
+            file.write(before[: len(before) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", write_half_then_fail)
+    for name in ("new.keras", "good.keras"):
+        with pytest.raises(OSError, match="No space left"):
+            model.save(tmp_path / name)
+    assert files_in(tmp_path) == ["good.keras"]
+    assert (tmp_path / "good.keras").read_bytes() == before
+
+
+def test_saves_refuse_a_directory_and_other_suffixes(tmp_path):
+    model = make_model(mmdvae.MMDVAE, {})
+    (tmp_path / "model.keras").mkdir()
+    with pytest.raises(ValueError, match="`filepath` must be a file path; received "
+                                         "filepath='.*model.keras', which is an existing "
+                                         "directory"):
+        model.save(tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="`filepath` must end in .keras; received "
+                                         "filepath='.*model.h5'"):
+        model.save(tmp_path / "model.h5")
+    (tmp_path / "a_file").write_text("kept")
+    with pytest.raises(ValueError, match="a_file' is an existing file"):
+        model.save(tmp_path / "a_file" / "model.keras")
+    assert files_in(tmp_path) == ["a_file", "model.keras"]
+    assert list((tmp_path / "model.keras").iterdir()) == []
+
+
+def test_files_are_written_with_the_usual_permissions(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    model = make_model(mmdvae.MMDVAE, {})
+    model.save(tmp_path / "model.keras")
+    saving.write_json(tmp_path / "record.json", {"loss": [0.5, float("nan")]})
+    for name in ("model.keras", "record.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+    assert json.loads((tmp_path / "record.json").read_text())["loss"][0] == 0.5
+
+
+def test_json_that_cannot_be_written_keeps_the_old_file(tmp_path):
+    path = tmp_path / "record.json"
+    saving.write_json(path, {"epochs": 1})
+    with pytest.raises(TypeError):
+        saving.write_json(path, {"epochs": object()})
+    with pytest.raises(ZeroDivisionError):
+        saving.replace_atomically(path, lambda temporary: (temporary.write_text("{"), 1 / 0))
+    assert json.loads(path.read_text()) == {"epochs": 1}
+    assert files_in(tmp_path) == ["record.json"]
 
 
 # === Safe loading ===
