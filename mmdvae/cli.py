@@ -7,6 +7,7 @@ data is loaded or any model is trained.
 """
 
 import argparse
+import io
 import json
 import math
 import os
@@ -331,7 +332,8 @@ def train(args) -> int:
     figure_callbacks = (_figure_callbacks(args, out, *figure_data) if args.figures else [])
     backup = checkpoints.EpochBackup(out / "backup", history=history,
                                      metadata={"arguments": _run_record(args)})
-    stop = checkpoints.StopOnNonFiniteLoss(out / "model.keras")
+    # Its message reaches the user once, as the run's error line.
+    stop = checkpoints.StopOnNonFiniteLoss(out / "model.keras", stream=io.StringIO())
     start = time.perf_counter()
     # The figures come before the backup, so a backed-up epoch has its figures.
     model.fit(train_images, epochs=args.epochs, initial_epoch=initial_epoch,
@@ -346,15 +348,17 @@ def train(args) -> int:
         raise SystemExit(f"error: {stop.message}")
     model.save(out / "model.keras")
 
-    figure = plotting.image_grid(model.sample(100, seed=args.seed).numpy(), num_columns=10,
-                                 title=f"{args.model} samples from the prior")
-    figure.savefig(out / "samples.png", dpi=100)
+    figures = {"samples.png": plotting.image_grid(
+        model.sample(100, seed=args.seed).numpy(), num_columns=10,
+        title=f"{args.model} samples from the prior")}
     if args.latent_dim == 2:
         images, labels = figure_data
-        figure = plotting.latent_scatter(model.encode(images).numpy(), labels,
-                                         title=f"{args.model}: test codes by class",
-                                         class_names=data.CLASS_NAMES[args.dataset])
-        figure.savefig(out / "latent_scatter.png", dpi=100)
+        figures["latent_scatter.png"] = plotting.latent_scatter(
+            model.encode(images).numpy(), labels, title=f"{args.model}: test codes by class",
+            class_names=data.CLASS_NAMES[args.dataset])
+    for name, figure in figures.items():
+        saving.replace_atomically(out / name, lambda temporary, figure=figure: figure.savefig(
+            temporary, format="png", dpi=100), suffix=".png")
     final = {key: values[-1] for key, values in history.items()}
     print(f"trained {args.epochs - initial_epoch} epochs in {seconds:.1f} s; wrote {out}")
     print("  ".join(f"{key}={value:.5g}" for key, value in final.items()))

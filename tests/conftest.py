@@ -27,7 +27,7 @@ def run_notebook(tmp_path, data_dir, monkeypatch):
     """Executes a notebook of notebooks/ in quick mode in tmp_path.
 
     Returns a function of the notebook's file name that returns the text its
-    cells printed.
+    cells printed and its inline PNG outputs.
     """
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -42,7 +42,9 @@ def run_notebook(tmp_path, data_dir, monkeypatch):
         client = nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
                                          resources={"metadata": {"path": str(tmp_path)}})
         client.execute()
-        return "".join(output.get("text", "") for cell in notebook.cells
-                       for output in cell.get("outputs", []))
+        outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+        text = "".join(output.get("text", "") for output in outputs)
+        images = [output for output in outputs if "image/png" in output.get("data", {})]
+        return text, images
 
     return run

@@ -345,7 +345,9 @@ def test_cli_draws_the_chosen_figures(tmp_path, data_dir, capsys):
 
 
 def test_notebook_02_runs(tmp_path, run_notebook):
-    outputs = run_notebook("02_fashion_mnist_elbo_vs_mmd.ipynb")
+    outputs, images = run_notebook("02_fashion_mnist_elbo_vs_mmd.ipynb")
+    # The comparison, the densities, the two scatter GIFs' cells and two training curves.
+    assert len(images) >= 4
     assert "ELBO-VAE: test codes mean" in outputs and "MMD-VAE: test codes mean" in outputs
     run = tmp_path / "runs" / "fashion_mnist_2d"
     assert (run / "comparison.png").is_file() and (run / "density.png").is_file()

@@ -226,8 +226,6 @@ def test_bad_model_arguments_are_refused_at_once(case):
     assert time.perf_counter() - start < 1.0  # before building any network
 
 
-@pytest.mark.xfail(strict=True, reason="MutualAE checks `likelihood=` but not its former "
-                                       "name `reconstruction=`")
 def test_mutual_ae_refuses_a_bernoulli_decoder_under_the_former_argument_name():
     with pytest.raises(ValueError, match="MutualAE needs a likelihood with reparameterised"):
         mmdvae.MutualAE(2, reconstruction="bernoulli", **SMALL)

@@ -64,9 +64,11 @@ def test_cli_names_the_missing_data_directory(tmp_path, data_dir):
     assert "MMDVAE_DATA_DIR" in result.stderr and "data_dir" in result.stderr
 
 
-def test_notebook_01_runs(run_notebook):
-    outputs = run_notebook("01_mmd_vae_mnist.ipynb")
+def test_notebook_01_runs_and_shows_its_figures_inline(run_notebook):
+    outputs, images = run_notebook("01_mmd_vae_mnist.ipynb")
     assert "k-NN accuracy of the 2-D test codes" in outputs
+    # Samples, the scatter and the morphing grid, drawn by mmdvae.plotting into the page.
+    assert len(images) >= 3
 
 
 def test_real_mnist_training_lowers_reconstruction_error(data_dir):

@@ -64,20 +64,18 @@ class MutualAE(Autoencoder):
         information = checks.check_number("information", information, minimum=0.0)
         penalty_weight = checks.check_number("penalty_weight", penalty_weight, minimum=0.0)
         beta = schedules.weight("beta", beta, minimum=0.0)
-        likelihood = likelihoods.get(kwargs.get("likelihood") or self.default_likelihood)
-        if not likelihood.reparameterized:
+        super().__init__(latent_dim, **kwargs)
+        if not self.likelihood.reparameterized:
             raise ValueError(
                 f"MutualAE needs a likelihood with reparameterised samples (x ~ p(x|z) "
                 f"in I_hat): one of 'gaussian', 'unbounded_gaussian', 'categorical'; "
-                f"received likelihood={kwargs.get('likelihood')!r}."
+                f"received likelihood={self.likelihood.name!r}."
             )
-        image_shape = checks.check_shape("image_shape", kwargs.get("image_shape", (28, 28, 1)))
-        if isinstance(likelihood, likelihoods.Categorical) and image_shape[-1] < 2:
+        if isinstance(self.likelihood, likelihoods.Categorical) and self.image_shape[-1] < 2:
             raise ValueError(
                 f"A categorical decoder needs one-hot data with at least 2 "
-                f"categories on the last axis; received image_shape={image_shape}."
+                f"categories on the last axis; received image_shape={self.image_shape}."
             )
-        super().__init__(latent_dim, **kwargs)
         entropy = prior_entropy("MutualAE", self.prior, kwargs.get("prior", "normal"))
 
         # === Layers ===
