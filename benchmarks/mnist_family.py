@@ -23,26 +23,28 @@ import keras
 
 import mmdvae
 from mmdvae import data, evaluation
+from mmdvae.models import registry
 
 
 def family(latent_dim, network, seed):
-    common = {"latent_dim": latent_dim, "network": network, "seed": seed}
-    return {
-        "MMDVAE": lambda: mmdvae.MMDVAE(**common),
-        "VIMAE-n": lambda: mmdvae.VIMAE(prior="normal", **common),
-        "VIMAE-l": lambda: mmdvae.VIMAE(prior="logistic", **common),
-        "AAE": lambda: mmdvae.AAE(**common),
-        "ELBOVAE": lambda: mmdvae.ELBOVAE(**common),
-        "InfoVAE-mmd": lambda: mmdvae.InfoVAE(
-            alpha=0.5, lambda_=100.0, encoder_type="gaussian", reconstruction="bernoulli",
-            **common),
-        "InfoVAE-stein": lambda: mmdvae.InfoVAE(
-            alpha=0.5, lambda_=100.0, divergence="stein", encoder_type="gaussian",
-            reconstruction="bernoulli", **common),
-        "MutualAE": lambda: mmdvae.MutualAE(information=5.0, **common),
+    """The registered models (``mmdvae.models.registry``), two settings and two controls."""
+    variants = {
+        "MMDVAE": ("mmd", {}),
+        "VIMAE-n": ("vimae-n", {}),
+        "VIMAE-l": ("vimae-l", {}),
+        "AAE": ("aae", {}),
+        "ELBOVAE": ("elbo", {}),
+        "InfoVAE-mmd": ("infovae", {}),
+        "InfoVAE-stein": ("infovae", {"divergence": "stein"}),
+        "MutualAE": ("mutual", {"information": 5.0}),
         # Controls: the same encoders without a regulariser.
-        "AE (MMDVAE, lambda_=0)": lambda: mmdvae.MMDVAE(lambda_=0.0, **common),
-        "VIMAE-n, lambda_=0": lambda: mmdvae.VIMAE(prior="normal", lambda_=0.0, **common),
+        "AE (MMDVAE, lambda_=0)": ("mmd", {"lambda_": 0.0}),
+        "VIMAE-n, lambda_=0": ("vimae-n", {"lambda_": 0.0}),
+    }
+    return {
+        label: (lambda name=name, extra=extra: registry.get(name).build(
+            latent_dim, network=network, seed=seed, **extra))
+        for label, (name, extra) in variants.items()
     }
 
 

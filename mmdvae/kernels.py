@@ -40,6 +40,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from mmdvae import checks
+
 __all__ = [
     "ESTIMATORS",
     "INVERSE_MULTIQUADRIC_SCALES",
@@ -254,20 +256,9 @@ def squared_distances(x, y) -> tf.Tensor:
 
 def _check_pooled_rows(tensor: tf.Tensor) -> list:
     """Two pooled rows at least (one pair); returns run-time asserts."""
-    num_rows = tensor.shape[0] if tensor.shape.rank is not None else None
-    if num_rows is not None:
-        if num_rows < 2:
-            raise ValueError(
-                f"The median heuristic needs at least 2 rows in the pooled sample "
-                f"(one pair); received {num_rows}."
-            )
-        return []
-    assertion = tf.debugging.assert_greater_equal(
-        tf.shape(tensor)[0],
-        2,
-        message="The median heuristic needs at least 2 rows in the pooled sample",
-    )
-    return [assertion] if assertion is not None else []
+    return _check_two_rows(
+        tensor, "The median heuristic needs at least 2 rows in the pooled sample (one pair)",
+        "rows")
 
 
 def _middle_values(values: tf.Tensor, counted: tf.Tensor, num_counted: tf.Tensor):
@@ -571,21 +562,20 @@ def get_kernel(kernel: str | Callable = "tutorial", **kernel_kwargs) -> KernelFu
 
 def _check_min_rows(tensor: tf.Tensor, name: str) -> list:
     """Two rows at least for the unbiased estimator; returns run-time asserts."""
+    return _check_two_rows(
+        tensor, f"compute_mmd(estimator='unbiased') needs at least 2 rows in `{name}`", name)
+
+
+def _check_two_rows(tensor: tf.Tensor, message: str, name: str) -> list:
+    """Raises ``message`` for a static row count below 2; else returns run-time asserts."""
     num_rows = tensor.shape[0] if tensor.shape.rank is not None else None
     if num_rows is not None:
         if num_rows < 2:
             raise ValueError(
-                f"compute_mmd(estimator='unbiased') needs at least 2 rows in "
-                f"`{name}`; received {name} with shape {_static_shape_text(tensor)}."
+                f"{message}; received {name} with shape {_static_shape_text(tensor)}."
             )
         return []
-    assertion = tf.debugging.assert_greater_equal(
-        tf.shape(tensor)[0],
-        2,
-        message=(
-            f"compute_mmd(estimator='unbiased') needs at least 2 rows in `{name}`"
-        ),
-    )
+    assertion = tf.debugging.assert_greater_equal(tf.shape(tensor)[0], 2, message=message)
     return [assertion] if assertion is not None else []
 
 
@@ -783,17 +773,7 @@ class MMDTestResult:
 
 
 def _validate_integer(argument: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Argument `{argument}` must be an integer >= {minimum}; received "
-            f"{argument}={value!r} of type {type(value).__name__}."
-        )
-    if value < minimum:
-        raise ValueError(
-            f"Argument `{argument}` must be an integer >= {minimum}; received "
-            f"{argument}={value!r}."
-        )
-    return int(value)
+    return checks.check_positive_int(argument, value, minimum=minimum)
 
 
 def _as_sample(argument: str, value, min_rows: int) -> np.ndarray:

@@ -19,12 +19,13 @@ object, so a model that holds one saves and loads it through
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from mmdvae import checks
 
 __all__ = ["Constant", "Cyclical", "LinearWarmup", "Schedule", "get"]
 
@@ -33,31 +34,11 @@ __all__ = ["Constant", "Cyclical", "LinearWarmup", "Schedule", "get"]
 
 
 def _finite_number(argument: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"Argument `{argument}` must be a finite real number; received "
-            f"{argument}={value!r} of type {type(value).__name__}."
-        )
-    if not math.isfinite(value):
-        raise ValueError(
-            f"Argument `{argument}` must be a finite real number; received "
-            f"{argument}={value!r}."
-        )
-    return float(value)
+    return checks.check_number(argument, value)
 
 
 def _integer(argument: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"Argument `{argument}` must be an integer >= {minimum}; received "
-            f"{argument}={value!r} of type {type(value).__name__}."
-        )
-    if value < minimum:
-        raise ValueError(
-            f"Argument `{argument}` must be an integer >= {minimum}; received "
-            f"{argument}={value!r}."
-        )
-    return int(value)
+    return checks.check_positive_int(argument, value, minimum=minimum)
 
 
 def _step_tensor(step) -> tf.Tensor:
@@ -348,8 +329,6 @@ def weight(argument: str, value, minimum: float | None = None,
 
     A schedule's values are not checked: it is the user's to keep them in range.
     """
-    from mmdvae import checks
-
     if isinstance(value, Schedule | dict) or (callable(value) and not isinstance(value, type)):
         return get(value)
     return Constant(checks.check_number(argument, value, minimum=minimum, maximum=maximum))

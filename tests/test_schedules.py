@@ -123,7 +123,7 @@ class UnregisteredSchedule:
         (lambda step: 1.0, TypeError, r"plain callable <function"),
         (float, TypeError, r"received <class 'float'>"),
         (UnregisteredSchedule(), TypeError, r"could not be serialised and restored"),
-        (float("nan"), ValueError, r"`value` must be a finite real number; received value=nan"),
+        (float("nan"), ValueError, r"`value` must be a finite number; received value=nan"),
         (np.inf, ValueError, r"received value=inf"),
         ({"value": 0.5}, ValueError, r"'class_name' key; received \{'value': 0.5\}"),
     ],
@@ -134,7 +134,7 @@ def test_get_rejects(value, error, pattern):
 
 
 BAD_ARGUMENTS = [
-    (Constant, ("1",), TypeError, r"`value` must be a finite real number; received value='1'"),
+    (Constant, ("1",), TypeError, r"`value` must be a number; received value='1'"),
     (Constant, (None,), TypeError, r"`value`.*received value=None"),
     (LinearWarmup, (1.0, 0), ValueError,
      r"`warmup_steps` must be an integer >= 1; received warmup_steps=0"),
