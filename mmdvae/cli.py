@@ -477,6 +477,14 @@ def _add_evaluation_commands(commands) -> None:
     compare.add_argument("run_dirs", metavar="RUN_DIR", nargs="+")
     compare.add_argument("--out", required=True, metavar="REPORT.md")
     compare.add_argument("--overwrite", action="store_true")
+    compare.add_argument(
+        "--two-sample", type=_integer(0), default=0, metavar="N",
+        help="also test whether each pair of runs' code distributions q(z) are equal: an "
+        "MMD permutation test (RBF kernel, median bandwidth) on one draw of q(z|x) for each "
+        "of the first N test images (default 0: off; the runs need model.keras and the "
+        "same latent size)")
+    compare.add_argument("--data-dir", metavar="DIR", default=None)
+    compare.add_argument("--seed", type=_integer(0), default=0)
 
 
 def _model_file(path: Path) -> Path:
@@ -609,6 +617,37 @@ def _read_evaluation(directory: Path) -> dict:
     return record
 
 
+def _two_sample_lines(runs, names, args) -> list:
+    """The Markdown table of MMD permutation tests between each pair of runs' codes."""
+    from mmdvae import evaluation
+
+    datasets = {record.get("dataset", "mnist") for _, record in runs}
+    if len(datasets) > 1:
+        raise SystemExit(f"error: --two-sample needs runs evaluated on one dataset; "
+                         f"received {sorted(datasets)}")
+    models = [_load_model(_model_file(directory)) for directory, _ in runs]
+    sizes = {model.latent_dim for model in models}
+    if len(sizes) > 1:
+        raise SystemExit(f"error: --two-sample needs runs of one latent size; received "
+                         f"latent sizes {sorted(sizes)}")
+    try:
+        images = data.load_arrays(datasets.pop(), "test", data_dir=args.data_dir)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: {_one_line(error)}") from None
+    images = images[: args.two_sample]
+    codes = [evaluation.encode_dataset(model, images, sample=True, seed=args.seed)
+             for model in models]
+    lines = ["", f"## Do the code distributions differ? (MMD permutation test, "
+             f"{len(images)} test images, RBF kernel with the median bandwidth, "
+             f"1000 permutations)", "", "| runs | MMD^2 | p-value |", "| --- | --- | --- |"]
+    for first in range(len(models)):
+        for second in range(first + 1, len(models)):
+            result = kernels.mmd_test(codes[first], codes[second], seed=args.seed)
+            lines.append(f"| {names[first]} vs {names[second]} | {result.statistic:.4g} | "
+                         f"{result.p_value:.4g} |")
+    return lines
+
+
 def compare(args) -> int:
     from mmdvae import evaluation, saving
 
@@ -634,6 +673,8 @@ def compare(args) -> int:
     for name, (_, record) in zip(names, runs, strict=True):
         for metric, reason in record["metrics"].get("skipped", {}).items():
             lines.append(f"\n{name}: {metric} skipped ({reason}).")
+    if args.two_sample:
+        lines += _two_sample_lines(runs, names, args)
     lines += ["", "## Figures", ""]
     for name, (directory, _) in zip(names, runs, strict=True):
         figures = sorted(directory.glob("*.png"))

@@ -239,3 +239,22 @@ def test_the_command_line_keeps_tensorflow_quiet(tmp_path, data_dir):
     assert "cuda" not in result.stderr.lower() and "absl" not in result.stderr
     assert "XLA service" not in result.stderr
     assert "trained 1 epochs" in result.stdout
+
+
+def test_compare_tests_whether_two_runs_codes_differ(tmp_path, data_dir):
+    """The same model twice: no difference found; another model: a clear one."""
+    runs = {"first": 0, "same": 0, "other": 1}
+    for name, seed in runs.items():
+        run = tmp_path / name
+        run.mkdir()
+        keras.utils.set_random_seed(seed)
+        mmdvae.MMDVAE(latent_dim=2, network="mlp", seed=seed).save(run / "model.keras")
+        (run / "evaluation.json").write_text(json.dumps({"dataset": "mnist", "metrics": {}}))
+    cli.main(["compare", *(str(tmp_path / name) for name in runs), "--two-sample", "300",
+              "--data-dir", str(data_dir), "--out", str(tmp_path / "report.md")])
+    report = (tmp_path / "report.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): float(line.rsplit("|", 2)[1])
+            for line in report.splitlines() if " vs " in line}
+    assert set(rows) == {"first vs same", "first vs other", "same vs other"}
+    assert rows["first vs same"] > 0.5
+    assert rows["first vs other"] < 0.01 and rows["same vs other"] < 0.01
