@@ -8,7 +8,20 @@
   conv 32-3-2 and 64-3-2 (ReLU), then the code. Decoder: dense 7*7*32 (ReLU),
   transposed conv 64-3-2 and 32-3-2 (ReLU), transposed conv 3-1.
 - ``"mlp"``: three dense layers of 200 units (ReLU), for toy data (InfoVAE
-  paper, proposition 1 experiment).
+  paper, proposition 1 experiment) and vector data of any shape, e.g.
+  ``image_shape=(6,)``.
+- ``"dcgan_bn"``: the DCGAN-like networks with batch normalisation of the
+  Wasserstein autoencoder code (Tolstikhin et al., ICLR 2018), whose
+  autoencoders the VIMAE paper (Crescimanna and Graham) uses. Encoder: four
+  convolutions with stride 2 and 128, 256, 512, 1024 filters, each followed by
+  batch normalisation (momentum 0.9, epsilon 1e-5) and ReLU, then the code.
+  Decoder: dense to ``(height/8, width/8, 1024)`` (ReLU), transposed
+  convolutions 512, 256, 128 with stride 2, each with batch normalisation and
+  ReLU, and a transposed convolution with stride 1 to the image channels;
+  kernels 5x5 (the WAE CelebA network, for 32x32 and 64x64 RGB). For a height
+  or width divisible by 4 but not by 8 (28x28) it is the WAE MNIST network:
+  kernels 4x4, dense to ``(height/4, width/4, 1024)`` and two upsampling
+  layers, 512 and 256.
 
 Encoders output the code ``z`` (deterministic) or ``[z_mean, z_log_var]``
 (Gaussian). Decoders output unconstrained values ("logits") with
@@ -21,7 +34,10 @@ import math
 import keras
 from keras import layers
 
-NETWORKS = ("dcgan", "conv", "mlp")
+NETWORKS = ("dcgan", "conv", "mlp", "dcgan_bn")
+
+#: Batch normalisation of the WAE code (decay 0.9, epsilon 1e-5).
+_BATCH_NORM = {"momentum": 0.9, "epsilon": 1e-5}
 
 
 def _check_network(network):
@@ -32,11 +48,26 @@ def _check_network(network):
 
 
 def _check_convolutional_shape(network, input_shape):
-    if len(input_shape) != 3 or input_shape[0] % 4 or input_shape[1] % 4:
+    if len(input_shape) != 3:
         raise ValueError(
-            f"The {network!r} network needs images of shape (height, width, channels) "
-            f"with height and width divisible by 4; received input_shape={input_shape}."
+            f"The {network!r} network needs images of shape (height, width, channels); "
+            f"received image_shape={input_shape}, of rank {len(input_shape)}. Use "
+            f"network='mlp' for vector data or images of any shape."
         )
+    if input_shape[0] % 4 or input_shape[1] % 4:
+        raise ValueError(
+            f"The {network!r} network needs images whose height and width are divisible "
+            f"by 4 (two stride-2 layers); received image_shape={input_shape}. Resize the "
+            f"images (e.g. image_size= in mmdvae.data) or use network='mlp'."
+        )
+
+
+def _dcgan_bn_layout(image_shape):
+    """Kernel size and upsampling widths of the WAE networks for an image size."""
+    height, width = image_shape[:2]
+    if height % 8 == 0 and width % 8 == 0:
+        return 5, (512, 256, 128)  # WAE CelebA: 64x64 -> 8x8 start.
+    return 4, (512, 256)  # WAE MNIST: 28x28 -> 7x7 start.
 
 
 def _encoder_body(network, inputs):
@@ -48,6 +79,14 @@ def _encoder_body(network, inputs):
         x = layers.Flatten()(x)
         x = layers.Dense(1024)(x)
         return layers.LeakyReLU(negative_slope=0.1)(x)
+    if network == "dcgan_bn":
+        kernel_size, _ = _dcgan_bn_layout(inputs.shape[1:])
+        x = inputs
+        for filters in (128, 256, 512, 1024):
+            x = layers.Conv2D(filters, kernel_size, strides=2, padding="same")(x)
+            x = layers.BatchNormalization(**_BATCH_NORM)(x)
+            x = layers.ReLU()(x)
+        return layers.Flatten()(x)
     if network == "conv":
         x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(inputs)
         x = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu")(x)
@@ -127,6 +166,17 @@ def make_decoder(
         x = layers.Reshape((height // 4, width // 4, 128))(x)
         x = layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu")(x)
         outputs = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same")(x)
+    elif network == "dcgan_bn":
+        kernel_size, widths = _dcgan_bn_layout(output_shape)
+        start_height, start_width = height >> len(widths), width >> len(widths)
+        x = layers.Dense(start_height * start_width * 1024)(inputs)
+        x = layers.Reshape((start_height, start_width, 1024))(x)
+        x = layers.ReLU()(x)
+        for filters in widths:
+            x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same")(x)
+            x = layers.BatchNormalization(**_BATCH_NORM)(x)
+            x = layers.ReLU()(x)
+        outputs = layers.Conv2DTranspose(out_channels, kernel_size, strides=1, padding="same")(x)
     else:
         x = layers.Dense(height // 4 * width // 4 * 32, activation="relu")(inputs)
         x = layers.Reshape((height // 4, width // 4, 32))(x)
