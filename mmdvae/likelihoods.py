@@ -19,7 +19,9 @@ InfoVAE authors' evaluation script), ``"unbounded_gaussian"`` (any real mean,
 learned std >= 0.005: data outside [0, 1], tabular data), ``"categorical"``
 (one-hot data over the last axis, Gumbel-softmax samples) and
 ``"discretized_logistic"`` (8-bit images, colour or grey: PixelCNN++'s
-discretised logistic per sub-pixel). Models take
+discretised logistic per sub-pixel) and ``"pixelcnn"`` (binary images: a gated
+PixelCNN conditioned on the decoder's outputs, with trainable weights, see
+``mmdvae.pixelcnn``). Models take
 ``likelihood=`` a name or an object; a weight on a regulariser only means
 something relative to the likelihood's reduction (InfoVAE paper, Zhao, Song and
 Ermon, AAAI 2019, section 5).
@@ -298,6 +300,9 @@ class DiscretizedLogistic(Likelihood):
         return tf.round(tf.clip_by_value(logistic, 0.0, 1.0) * levels) / levels
 
 
+# A likelihood with weights, a Keras layer in its own module (it needs the classes above).
+from mmdvae.pixelcnn import PixelCNN  # noqa: E402
+
 _NAMED = {
     "mse": MeanSquaredError,
     "bernoulli": Bernoulli,
@@ -305,6 +310,7 @@ _NAMED = {
     "unbounded_gaussian": lambda: Gaussian(bounded=False),
     "categorical": Categorical,
     "discretized_logistic": DiscretizedLogistic,
+    "pixelcnn": PixelCNN,
 }
 
 #: Likelihood names, the ``likelihood=`` argument of the models.
@@ -328,6 +334,9 @@ def get(likelihood) -> Likelihood:
 
 def serialize(likelihood: Likelihood):
     """The likelihood's name when it is a named one with its defaults, else a dict."""
-    if likelihood.name in _NAMED and _NAMED[likelihood.name]() == likelihood:
-        return likelihood.name
+    if likelihood.name in _NAMED:
+        default = _NAMED[likelihood.name]()
+        # By settings, not `==`: a PixelCNN is equal only to itself (its weights are its own).
+        if type(default) is type(likelihood) and default.get_config() == likelihood.get_config():
+            return likelihood.name
     return keras.saving.serialize_keras_object(likelihood)

@@ -115,6 +115,10 @@ class Autoencoder(keras.Model):
             output_channels=likelihood.values_per_channel,
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
+        if isinstance(likelihood, keras.layers.Layer) and not likelihood.built:
+            # A likelihood with weights (a PixelCNN) has them before `compile`
+            # builds the optimizer; as an attribute it is saved with the model.
+            likelihood.build((None, *image_shape))
 
         # === Metrics ===
         self.trackers = []
@@ -279,8 +283,11 @@ class Autoencoder(keras.Model):
 
     @property
     def autoencoder_weights(self):
-        """The weights the autoencoder update trains (encoder and decoder)."""
-        return self.encoder.trainable_weights + self.decoder.trainable_weights
+        """The weights the autoencoder update trains (encoder, decoder, likelihood)."""
+        weights = self.encoder.trainable_weights + self.decoder.trainable_weights
+        if isinstance(self.likelihood, keras.layers.Layer):
+            weights += self.likelihood.trainable_weights
+        return weights
 
     # --- Hooks -----------------------------------------------------------------
 
