@@ -363,7 +363,7 @@ class ReconstructionGrid(FigureCallback):
 
 
 class LatentScatter(FigureCallback):
-    """Codes of a fixed subset of ``images``, coloured by ``labels``.
+    """Codes of a fixed subset of ``images``, coloured by ``labels`` (one colour: ``None``).
 
     Codes longer than 2 are projected on their principal components (see
     ``plotting.latent_scatter``). With ``prior_contours`` the prior's density
@@ -375,13 +375,9 @@ class LatentScatter(FigureCallback):
 
     def __init__(self, images, labels, num_points: int = 2000, seed: int = 0,
                  class_names=None, prior_contours: bool = True, limits=None, **kwargs):
-        if labels is None:
-            raise ValueError(
-                "Argument `labels` is required: LatentScatter colours each code by its "
-                "class; received labels=None. Pass the labels of `images`."
-            )
         images = _check_finite_images("images", images)
-        labels = np.asarray(labels)
+        self.labelled = labels is not None
+        labels = np.asarray(labels) if self.labelled else np.zeros(len(images), np.int64)
         if labels.shape != (len(images),):
             raise ValueError(
                 f"Arguments `images` (n, height, width, channels) and `labels` (n,) must "
@@ -407,7 +403,8 @@ class LatentScatter(FigureCallback):
     def make_figure(self, epoch):
         codes = np.asarray(self.model.encode(self.images))
         return plotting.latent_scatter(
-            codes, self.labels, class_names=self.class_names, limits=self.limits,
+            codes, self.labels if self.labelled else None, class_names=self.class_names,
+            limits=self.limits,
             prior=self.model.prior if self.prior_contours else None,
             title=f"test codes by class, epoch {epoch}",
         )

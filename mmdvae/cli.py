@@ -21,6 +21,12 @@ from mmdvae import data, kernels, likelihoods, networks, priors
 from mmdvae.models import base, info_vae, registry
 
 DATASET_CHOICES = data.DATASETS
+
+#: Test images the figures draw from, at most (and at most this many bytes).
+FIGURE_IMAGES = 10_000
+FIGURE_BYTES = 200 * 2**20
+#: Scatters colour codes by class up to this many classes, and draw them plainly beyond.
+MAX_COLOURED_CLASSES = 20
 FIGURE_CHOICES = ("samples", "reconstructions", "scatter", "morph", "interpolations", "density")
 TWO_DIMENSIONAL_FIGURES = ("morph", "density")
 
@@ -86,6 +92,19 @@ def _integer_list(text):
     return values
 
 
+def _image_size(text):
+    try:
+        sizes = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        sizes = ()
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) != 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be HEIGHTxWIDTH (e.g. 64x64) or one size; received {text}")
+    return sizes
+
+
 def _figure_list(text):
     names = [name for name in text.split(",") if name] if text != "none" else []
     unknown = [name for name in names if name not in FIGURE_CHOICES]
@@ -144,7 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--model", choices=tuple(registry.MODELS), default="mmd",
                        help=_model_help())
-    train.add_argument("--dataset", choices=DATASET_CHOICES, default="mnist")
+    train.add_argument(
+        "--dataset", default="mnist", metavar="NAME_OR_DIR",
+        help=f"one of {', '.join(data.NAMED_DATASETS)}, any tensorflow-datasets image "
+        f"dataset, or a directory of images (class subfolders give labels; no validation "
+        f"split). Default: mnist")
+    train.add_argument("--image-size", type=_image_size, default=None, metavar="HxW",
+                       help="resize the images, e.g. 64x64 (needed for images of mixed "
+                       "sizes)")
     train.add_argument("--latent-dim", type=_positive_int, default=20)
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=200)
@@ -206,7 +232,7 @@ def _check_figure_arguments(args):
             f"--latent-dim {args.latent_dim} (use 'interpolations' for any latent size)")
 
 
-def _figure_callbacks(args, out, images, labels):
+def _figure_callbacks(args, out, images, labels, class_names):
     """The figure callbacks chosen by ``--figures``, drawing from the test split."""
     from mmdvae import callbacks
 
@@ -218,8 +244,7 @@ def _figure_callbacks(args, out, images, labels):
         "samples": lambda: callbacks.SampleGrid(seed=args.seed, **settings),
         "reconstructions": lambda: callbacks.ReconstructionGrid(images, **settings),
         "scatter": lambda: callbacks.LatentScatter(images, labels, seed=args.seed,
-                                                   class_names=data.CLASS_NAMES[args.dataset],
-                                                   **settings),
+                                                   class_names=class_names, **settings),
         "morph": lambda: callbacks.MorphGrid(**settings),
         "interpolations": lambda: callbacks.InterpolationGrid(images[0:10:2], images[1:10:2],
                                                               **settings),
@@ -255,9 +280,10 @@ def model_arguments(args) -> dict:
     return given
 
 
-def _build_model(args, arguments):
+def _build_model(args, arguments, image_shape):
     try:
-        return registry.get(args.model).build(args.latent_dim, seed=args.seed, **arguments)
+        return registry.get(args.model).build(args.latent_dim, seed=args.seed,
+                                              image_shape=image_shape, **arguments)
     except (TypeError, ValueError) as error:
         raise SystemExit(f"error: --model {args.model}: {_one_line(error)}") from None
 
@@ -292,31 +318,73 @@ def _prepare_output_directory(out: Path, args):
         raise SystemExit(f"error: --out {out} is not writable")
 
 
-def _load_data(args):
+def _dataset_info(args):
+    """What ``--dataset`` holds (a name or a directory), known before loading it."""
     try:
-        train_images = data.load(
-            args.dataset, "train", batch_size=args.batch_size, shuffle=True,
-            seed=args.seed, train_size=args.train_size, data_dir=args.data_dir)
-        test_images = data.load(args.dataset, "test", batch_size=args.batch_size,
-                                data_dir=args.data_dir)
-        figure_data = None
-        if args.figures or args.latent_dim == 2:
-            figure_data = data.load_arrays(args.dataset, "test", with_labels=True,
-                                           data_dir=args.data_dir)
+        if Path(args.dataset).is_dir():
+            return data.directory_info(args.dataset, image_size=args.image_size)
+        return data.info(args.dataset, image_size=args.image_size)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: --dataset {args.dataset}: {_one_line(error)}") from None
+
+
+def _load_data(args, info):
+    """The training and test datasets, and the test arrays the figures draw from.
+
+    A directory has no test split: it trains without validation and draws its
+    figures from its first images.
+    """
+    labelled = info.has_labels
+    per_image = 4 * math.prod(info.image_shape)
+    figure_count = max(1, min(FIGURE_IMAGES, FIGURE_BYTES // per_image))
+    common = dict(batch_size=args.batch_size, image_size=args.image_size)
+    try:
+        if Path(args.dataset).is_dir():
+            train_images = data.from_directory(args.dataset, shuffle=True, seed=args.seed,
+                                               train_size=args.train_size, **common)
+            test_images = None
+            first = data.from_directory(args.dataset, with_labels=labelled, **common)
+            figure_data = _first_images(first, figure_count, labelled)
+        else:
+            source = dict(data_dir=args.data_dir, **common)
+            train_images = data.load(args.dataset, "train", shuffle=True, seed=args.seed,
+                                     train_size=args.train_size, **source)
+            test_images = data.load(args.dataset, "test", **source)
+            figure_data = data.load_arrays(
+                args.dataset, "test", with_labels=labelled, data_dir=args.data_dir,
+                image_size=args.image_size,
+                train_size=min(figure_count, info.splits.get("test", figure_count)))
+            figure_data = figure_data if labelled else (figure_data, None)
     except (TypeError, ValueError) as error:
         raise SystemExit(f"error: {_one_line(error)}") from None
     return train_images, test_images, figure_data
+
+
+def _first_images(dataset, count, labelled):
+    """The first ``count`` images (and labels, else ``None``) of a batched dataset."""
+    import numpy as np
+
+    images, labels = [], []
+    for element in dataset:
+        batch, batch_labels = element if labelled else (element, None)
+        images.append(batch.numpy())
+        labels.append(None if batch_labels is None else batch_labels.numpy())
+        if sum(map(len, images)) >= count:
+            break
+    images = np.concatenate(images)[:count]
+    return images, (np.concatenate(labels)[:count] if labelled else None)
 
 
 def train(args) -> int:
     out = Path(args.out)
     _check_figure_arguments(args)
     arguments = model_arguments(args)
+    info = _dataset_info(args)
     _prepare_output_directory(out, args)
     keras.utils.set_random_seed(args.seed)
-    model = _build_model(args, arguments)
+    model = _build_model(args, arguments, info.image_shape)
     _compile(model, args)
-    train_images, test_images, figure_data = _load_data(args)
+    train_images, test_images, figure_data = _load_data(args, info)
 
     from mmdvae import checkpoints, plotting, saving
 
@@ -329,7 +397,10 @@ def train(args) -> int:
                   f"--epochs to continue it)")
             return 0
         print(f"resuming after epoch {initial_epoch} from {out / 'backup'}", flush=True)
-    figure_callbacks = (_figure_callbacks(args, out, *figure_data) if args.figures else [])
+    if (info.num_classes or 0) > MAX_COLOURED_CLASSES:
+        figure_data = (figure_data[0], None)  # too many classes to tell apart by colour
+    figure_callbacks = (_figure_callbacks(args, out, *figure_data, info.class_names)
+                        if args.figures else [])
     backup = checkpoints.EpochBackup(out / "backup", history=history,
                                      metadata={"arguments": _run_record(args)})
     # Its message reaches the user once, as the run's error line.
@@ -354,8 +425,8 @@ def train(args) -> int:
     if args.latent_dim == 2:
         images, labels = figure_data
         figures["latent_scatter.png"] = plotting.latent_scatter(
-            model.encode(images).numpy(), labels, title=f"{args.model}: test codes by class",
-            class_names=data.CLASS_NAMES[args.dataset])
+            model.encode(images).numpy(), labels, title=f"{args.model}: test codes",
+            class_names=info.class_names)
     for name, figure in figures.items():
         saving.replace_atomically(out / name, lambda temporary, figure=figure: figure.savefig(
             temporary, format="png", dpi=100), suffix=".png")
@@ -366,7 +437,8 @@ def train(args) -> int:
 
 
 #: Arguments a resumed run must share with the run it continues.
-_RUN_ARGUMENTS = ("model", "dataset", "latent_dim", "batch_size", "learning_rate",
+_RUN_ARGUMENTS = ("model", "dataset", "image_size", "latent_dim", "batch_size",
+                  "learning_rate",
                   "discriminator_learning_rate", "train_size", "seed",
                   *(argument for argument, _, _ in MODEL_FLAGS.values()))
 
@@ -433,7 +505,7 @@ def _add_evaluation_commands(commands) -> None:
     )
     evaluate.add_argument("model_path", metavar="MODEL_PATH",
                           help="a .keras file or a run directory holding model.keras")
-    evaluate.add_argument("--dataset", choices=DATASET_CHOICES, default=None,
+    evaluate.add_argument("--dataset", default=None, metavar="NAME",
                           help="the test set (default: the run's, else mnist)")
     evaluate.add_argument("--metrics", nargs="+", choices=METRICS, default=None,
                           help="measures to compute (default: every one the model allows)")
@@ -543,9 +615,13 @@ def evaluate(args) -> int:
     from mmdvae import evaluation, likelihoods, saving
 
     model = _load_model(model_file)
-    if tuple(model.image_shape) != data.IMAGE_SHAPE:
+    try:
+        expected = data.info(dataset).image_shape
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: --dataset {dataset}: {_one_line(error)}") from None
+    if tuple(model.image_shape) != tuple(expected):
         raise SystemExit(f"error: the model's image_shape={model.image_shape} does not "
-                         f"match {dataset}'s {data.IMAGE_SHAPE}")
+                         f"match {dataset}'s {expected}")
     if args.mse_variance is not None and not isinstance(model.likelihood,
                                                         likelihoods.MeanSquaredError):
         raise SystemExit(f"error: --mse-variance {args.mse_variance} applies to models with "

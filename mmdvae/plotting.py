@@ -268,7 +268,7 @@ def latent_scatter(
     codes, labels, title: str | None = None, class_names=None, prior=None,
     limits=None, axes=None,
 ):
-    """Scatter of codes coloured by label, with a legend.
+    """Scatter of codes coloured by label with a legend, or in one colour without labels.
 
     Codes with two dimensions are drawn as they are. Longer codes are projected
     on their first two principal components, named on the axes with the share
@@ -276,7 +276,8 @@ def latent_scatter(
 
     Args:
         codes: ``[n, latent_dim]`` array.
-        labels: ``[n]`` integer class labels (required: they give the colours).
+        labels: ``[n]`` integer class labels, which give the colours; ``None``
+            draws every code in one colour (data without labels).
         class_names: optional names indexed by label, for the legend.
         prior: optional tensorflow-probability distribution over the codes; its
             density is drawn behind the points as contours enclosing
@@ -286,12 +287,8 @@ def latent_scatter(
             axes of an animation fixed.
     """
     codes = np.asarray(codes, dtype=np.float64)
-    if labels is None:
-        raise ValueError(
-            "Argument `labels` is required: the scatter colours each code by its "
-            "class; received labels=None. Pass the labels of the encoded images."
-        )
-    labels = np.asarray(labels)
+    labelled = labels is not None
+    labels = np.asarray(labels) if labelled else np.zeros(len(codes), dtype=np.int64)
     if codes.ndim != 2 or codes.shape[1] < 2:
         raise ValueError(
             f"Argument `codes` must have shape (n, latent_dim) with latent_dim >= 2; "
@@ -330,6 +327,7 @@ def latent_scatter(
     for index, label in enumerate(np.unique(labels)):
         chosen = labels == label
         name = class_names[label] if class_names is not None else str(label)
+        name = name if labelled else None
         axes.scatter(
             codes[chosen, 0], codes[chosen, 1], s=3, alpha=0.6,
             color=colormap(index % 10), label=name,
@@ -338,7 +336,8 @@ def latent_scatter(
     axes.set_ylim(y_limits)
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
-    axes.legend(markerscale=4, fontsize="small", loc="best")
+    if labelled:
+        axes.legend(markerscale=4, fontsize="small", loc="best")
     if title:
         axes.set_title(title)
     return figure

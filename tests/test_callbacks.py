@@ -94,10 +94,10 @@ def test_two_epochs_with_every_callback_write_pngs_gifs_and_tensorboard_images(
                                   model.prior_samples(9, seed=np.array([0, 0])).numpy())
 
 
-def test_scatter_without_labels_is_refused(tiny_data, tmp_path):
+def test_scatter_without_labels_draws_one_colour(tiny_data, tmp_path):
     images, _ = tiny_data
-    with pytest.raises(ValueError, match="`labels` is required.*received labels=None"):
-        callbacks.LatentScatter(images, None, output_dir=tmp_path)
+    scatter = callbacks.LatentScatter(images, None, output_dir=tmp_path)
+    assert not scatter.labelled
 
 
 @pytest.mark.parametrize("callback_class", [callbacks.MorphGrid, callbacks.DensityContours])

@@ -258,3 +258,28 @@ def test_compare_tests_whether_two_runs_codes_differ(tmp_path, data_dir):
     assert set(rows) == {"first vs same", "first vs other", "same vs other"}
     assert rows["first vs same"] > 0.5
     assert rows["first vs other"] < 0.01 and rows["same vs other"] < 0.01
+
+
+def test_train_takes_other_datasets_and_directories(tmp_path):
+    """scikit-learn's real 8x8 digits by name, and a directory of PNG files with classes."""
+    from PIL import Image
+
+    cli.main(["train", "--dataset", "sklearn_digits", "--network", "conv", "--latent-dim", "2",
+              "--epochs", "1", "--batch-size", "100", "--figures", "samples,scatter",
+              "--out", str(tmp_path / "digits")])
+    model = keras.saving.load_model(tmp_path / "digits" / "model.keras")
+    assert model.image_shape == (8, 8, 1)
+    rng = np.random.default_rng(0)
+    for name in ("circles", "squares"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for index in range(12):
+            pixels = (rng.uniform(size=(10, 12, 3)) * 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{index}.png")
+    cli.main(["train", "--dataset", str(tmp_path / "images"), "--image-size", "16x16",
+              "--network", "conv", "--latent-dim", "2", "--epochs", "1", "--batch-size", "8",
+              "--figures", "samples,scatter", "--out", str(tmp_path / "folder")])
+    model = keras.saving.load_model(tmp_path / "folder" / "model.keras")
+    assert model.image_shape == (16, 16, 3)
+    assert (tmp_path / "folder" / "figures" / "latent_scatter_epoch_0001.png").is_file()
+    message = error_of(["train", "--dataset", "no_such_dataset", "--out", str(tmp_path / "x")])
+    assert "no_such_dataset" in message and "tensorflow-datasets" in message

@@ -79,9 +79,12 @@ def test_reconstruction_grid_puts_originals_above_reconstructions(images):
         plotting.reconstruction_grid(images[:5], reconstructions[:4])
 
 
-def test_latent_scatter_requires_labels():
-    with pytest.raises(ValueError, match="`labels` is required.*received labels=None"):
-        plotting.latent_scatter(np.zeros((5, 2)), None)
+def test_latent_scatter_without_labels_has_one_colour_and_no_legend():
+    codes = np.random.default_rng(0).normal(size=(50, 2))
+    figure = plotting.latent_scatter(codes, None)
+    (axes,) = figure.axes
+    assert axes.get_legend() is None and len(axes.collections) == 1
+    np.testing.assert_allclose(axes.collections[0].get_offsets(), codes)
     with pytest.raises(ValueError, match=r"shape \(5,\) to match"):
         plotting.latent_scatter(np.zeros((5, 2)), np.zeros(4))
 
