@@ -360,7 +360,8 @@ class Autoencoder(keras.Model):
     def decoder_samples(self, z, training=False):
         """Draws ``x ~ p(x|z)`` (reparameterised where the likelihood allows it)."""
         outputs = self.decoder(z, training=training)
-        noise = self.normal_noise(tf.shape(self.likelihood.mean(outputs)))
+        channels = outputs.shape[-1] // self.likelihood.values_per_channel
+        noise = self.normal_noise(tf.concat([tf.shape(outputs)[:-1], [channels]], axis=0))
         return self.likelihood.sample(outputs, noise)
 
     def decode(self, z, batch_size: int = ENCODE_BATCH_SIZE):
