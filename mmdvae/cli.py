@@ -7,6 +7,7 @@ data is loaded or any model is trained.
 """
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import keras
 
-from mmdvae import data, kernels, likelihoods, networks, priors
+from mmdvae import data, distribute, kernels, likelihoods, networks, priors
 from mmdvae.models import base, info_vae, registry
 
 DATASET_CHOICES = data.DATASETS
@@ -198,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true",
                        help="allow writing into a non-empty output directory")
     train.add_argument("--no-jit", action="store_true", help="do not compile steps with XLA")
+    train.add_argument(
+        "--strategy", choices=distribute.STRATEGIES, default="none",
+        help="data-parallel training: mirrored (every GPU of this machine) or multi-worker "
+        "(machines configured by TF_CONFIG; worker 0 writes DIR, the others a "
+        "DIR/.worker-N scratch directory); --batch-size is the global batch")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in DIR from its last completed "
                        "epoch (DIR/backup keeps one after every epoch)")
@@ -288,7 +294,7 @@ def _build_model(args, arguments, image_shape):
         raise SystemExit(f"error: --model {args.model}: {_one_line(error)}") from None
 
 
-def _compile(model, args):
+def _compile(model, args, strategy):
     extra = {}
     if hasattr(model, "discriminator_optimizer"):
         rate = args.discriminator_learning_rate
@@ -297,8 +303,9 @@ def _compile(model, args):
     elif args.discriminator_learning_rate is not None:
         raise SystemExit(f"error: --discriminator-learning-rate "
                          f"{args.discriminator_learning_rate} applies to --model aae only")
+    # XLA cannot compile a step whose replicas' variables sit on several devices.
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                  jit_compile=not args.no_jit, **extra)
+                  jit_compile=not args.no_jit and strategy is None, **extra)
 
 
 def _prepare_output_directory(out: Path, args):
@@ -316,6 +323,30 @@ def _prepare_output_directory(out: Path, args):
         raise SystemExit(f"error: --out {out} cannot be created: {error.strerror}") from None
     if not os.access(out, os.W_OK):
         raise SystemExit(f"error: --out {out} is not writable")
+
+
+def _make_strategy(args):
+    """The ``--strategy``, made first; ``None`` for ``none``."""
+    try:
+        strategy = distribute.make_strategy(args.strategy)
+    except ValueError as error:
+        raise SystemExit(f"error: --strategy {args.strategy}: {_one_line(error)}") from None
+    replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+    if args.batch_size % replicas:
+        raise SystemExit(f"error: --batch-size {args.batch_size} must be divisible by the "
+                         f"{replicas} replicas of --strategy {args.strategy}")
+    return strategy
+
+
+def _worker_directory(out: Path, strategy) -> Path:
+    """``out`` for worker 0 of a multi-worker run (and any other run), else a scratch one."""
+    if strategy is None or not distribute.is_multi_worker():
+        return out
+    task = json.loads(os.environ["TF_CONFIG"])["task"]
+    if task.get("type") == "chief" or (task.get("index", 0) == 0 and not any(
+            "chief" in key for key in json.loads(os.environ["TF_CONFIG"])["cluster"])):
+        return out
+    return out / f".worker-{task.get('index', 0)}"
 
 
 def _dataset_info(args):
@@ -379,18 +410,23 @@ def train(args) -> int:
     out = Path(args.out)
     _check_figure_arguments(args)
     arguments = model_arguments(args)
+    strategy = _make_strategy(args)
+    out = _worker_directory(out, strategy)
     info = _dataset_info(args)
     _prepare_output_directory(out, args)
     keras.utils.set_random_seed(args.seed)
-    model = _build_model(args, arguments, info.image_shape)
-    _compile(model, args)
+    scope = strategy.scope if strategy is not None else contextlib.nullcontext
+    with scope():
+        model = _build_model(args, arguments, info.image_shape)
+        _compile(model, args, strategy)
     train_images, test_images, figure_data = _load_data(args, info)
 
     from mmdvae import checkpoints, plotting, saving
 
     history, initial_epoch = {}, 0
     if args.resume:
-        model, initial_epoch, history = _restore(out)
+        with scope():
+            model, initial_epoch, history = _restore(out)
         if initial_epoch >= args.epochs:
             print(f"nothing left to train: the run in {out} has finished {initial_epoch} "
                   f"epochs and --epochs {args.epochs} asks for no more (pass a larger "
@@ -437,7 +473,7 @@ def train(args) -> int:
 
 
 #: Arguments a resumed run must share with the run it continues.
-_RUN_ARGUMENTS = ("model", "dataset", "image_size", "latent_dim", "batch_size",
+_RUN_ARGUMENTS = ("model", "dataset", "image_size", "strategy", "latent_dim", "batch_size",
                   "learning_rate",
                   "discriminator_learning_rate", "train_size", "seed",
                   *(argument for argument, _, _ in MODEL_FLAGS.values()))

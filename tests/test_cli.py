@@ -283,3 +283,18 @@ def test_train_takes_other_datasets_and_directories(tmp_path):
     assert (tmp_path / "folder" / "figures" / "latent_scatter_epoch_0001.png").is_file()
     message = error_of(["train", "--dataset", "no_such_dataset", "--out", str(tmp_path / "x")])
     assert "no_such_dataset" in message and "tensorflow-datasets" in message
+
+
+def test_train_under_a_mirrored_strategy_saves_a_plain_model(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("MMDVAE_DATA_DIR", str(data_dir))
+    arguments = ["train", "--strategy", "mirrored", "--model", "aae", *TINY_RUN,
+                 "--train-size", "400", "--out", str(tmp_path / "run")]
+    cli.main([*arguments, "--epochs", "1"])
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert isinstance(model, mmdvae.AAE) and int(model.optimizer.iterations) == 2
+    cli.main([*arguments, "--epochs", "2", "--resume"])
+    assert int(keras.saving.load_model(tmp_path / "run" / "model.keras")
+               .optimizer.iterations) == 4
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    message = error_of(["train", "--strategy", "multi-worker", "--out", str(tmp_path / "m")])
+    assert "TF_CONFIG" in message

@@ -55,11 +55,11 @@ def two_replicas(tmp_path_factory):
     return directory, results
 
 
-def _check_equal_to_one_device(result):
+def _check_equal_to_one_device(result, gradient_tolerance=1e-5):
     for name, (single, distributed) in result["logs"].items():
         assert abs(single - distributed) <= 1e-5 * max(1.0, abs(single)), name
     # Each weight's change under SGD(1) is minus its gradient.
-    assert result["gradient"] <= 1e-5
+    assert result["gradient"] <= gradient_tolerance
     assert result["gradient_scale"] > 1e-2
     assert result["weights"] <= 1e-4
     assert result["weights_changed"] > 1e-2
@@ -149,14 +149,11 @@ def test_every_model_trains_under_mirrored_strategy_with_xla_turned_off(two_repl
     assert result["weights_changed"] > 1e-3
 
 
-def test_mutual_ae_information_bound_is_per_replica(two_replicas):
-    # Its penalty (I_hat - M)^2 squares a per-replica mean, unlike one device's;
-    # once MutualAE estimates I_hat on the global batch, it joins EQUAL_CASES.
-    logs = two_replicas[1]["mutual_ae"]["logs"]
-    assert logs["reconstruction_loss"][0] == pytest.approx(logs["reconstruction_loss"][1],
-                                                           rel=1e-6)
-    assert logs["information_penalty"][0] != pytest.approx(logs["information_penalty"][1],
-                                                           rel=1e-3)
+def test_mutual_ae_step_equals_one_device(two_replicas):
+    # I_hat is a mean over the global batch's prior codes and decoder samples. r(z|x)'s
+    # gradient is the difference of two ~2 gamma |I_hat - M| times larger ones, hence
+    # the wider gradient tolerance (its step is measured to 1.5e-5 on 2 replicas).
+    _check_equal_to_one_device(two_replicas[1]["mutual_ae"], gradient_tolerance=1e-4)
 
 
 @pytest.mark.parametrize("case", SAVED_CASES)

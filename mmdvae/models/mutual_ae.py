@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, divergences, likelihoods, losses, networks, schedules
+from mmdvae import checks, distribute, divergences, likelihoods, losses, networks, schedules
 from mmdvae.models.base import Autoencoder, clamp_log_variance
 from mmdvae.models.vimae import prior_entropy
 
@@ -119,11 +119,12 @@ class MutualAE(Autoencoder):
         """``H(p(z)) + mean log r(z|x)`` over prior codes and their decoder samples."""
         r_mean, r_log_var = self.inference_network(samples, training=True)
         log_r = losses.gaussian_log_density(prior_z, r_mean, clamp_log_variance(r_log_var))
-        return self.prior_entropy + tf.reduce_mean(log_r)
+        # Under a tf.distribute strategy, the mean over the global batch.
+        return self.prior_entropy + tf.reduce_mean(distribute.gather(log_r))
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         kl = tf.reduce_mean(divergences.kl_divergence(z, z_mean, z_log_var, self.prior))
-        prior_z = self.prior_samples(tf.shape(z)[0])
+        prior_z = distribute.replica_rows(self.prior_samples, tf.shape(z)[0])
         samples = self.decoder_samples(prior_z, training=True)
         bound = self.information_bound(prior_z, samples)
         gap = bound - self.information
