@@ -21,8 +21,6 @@ import keras
 from mmdvae import data, distribute, kernels, likelihoods, networks, priors
 from mmdvae.models import base, info_vae, registry
 
-DATASET_CHOICES = data.DATASETS
-
 #: Test images the figures draw from, at most (and at most this many bytes).
 FIGURE_IMAGES = 10_000
 FIGURE_BYTES = 200 * 2**20

@@ -14,9 +14,6 @@ import tensorflow as tf
 #: InfoVAE authors' evaluation script.
 MIN_DECODER_STD = 0.005
 
-#: Reconstruction terms by name (the ``reconstruction=`` argument of the models).
-RECONSTRUCTIONS = ("mse", "bernoulli", "gaussian")
-
 
 def _flatten(images):
     return tf.reshape(images, [tf.shape(images)[0], -1])

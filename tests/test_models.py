@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tiny import IMAGE_SHAPE, compile_model, tiny_images, tiny_model
 
 import mmdvae
 from mmdvae import losses
 from mmdvae.models import registry
-from tiny import IMAGE_SHAPE, compile_model, tiny_images, tiny_model
 
 # Every registered model, plus variants of the settings that change the step.
 MODELS = [pytest.param(name, {}, id=name) for name in registry.MODELS] + [

@@ -133,6 +133,7 @@ class MutualAE(Autoencoder):
         # changes only r's gradient, from the penalty's 2 gamma gap dI/dr to -dI/dr.
         bound_for_r = self.information_bound(prior_z, tf.stop_gradient(samples))
         to_r = tf.stop_gradient(-1.0 - 2.0 * self.penalty_weight * gap)
-        loss = self.weight_now(self.beta) * kl + penalty + to_r * (bound_for_r - tf.stop_gradient(bound_for_r))
+        to_r_term = to_r * (bound_for_r - tf.stop_gradient(bound_for_r))
+        loss = self.weight_now(self.beta) * kl + penalty + to_r_term
         return loss, {"kl_divergence": kl, "mutual_information_bound": bound,
                       "information_penalty": penalty}
