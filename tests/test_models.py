@@ -27,6 +27,11 @@ MODELS = [pytest.param(name, {}, id=name) for name in registry.MODELS] + [
 ]
 
 
+# XLA against graph mode: every registered model, and the variant whose drift was studied.
+XLA_MODELS = [case for case in MODELS
+              if case.id in registry.MODELS or case.id == "infovae-stein-gaussian-kl"]
+
+
 @pytest.fixture(scope="module")
 def images():
     return tiny_images()
@@ -118,7 +123,7 @@ def train_twice(name, arguments, images, optimizer):
     return models
 
 
-@pytest.mark.parametrize("name, arguments", MODELS)
+@pytest.mark.parametrize("name, arguments", XLA_MODELS)
 def test_xla_matches_graph_mode(name, arguments, images):
     models = train_twice(name, arguments, images, lambda: keras.optimizers.Adam(1e-3))
     data = images_for(models[0], images)
@@ -270,7 +275,7 @@ def test_tutorial_model_losses_are_those_of_release_0_1(data_dir):
     batches = mmdvae.data.load("mnist", "train", batch_size=200, train_size=2000,
                                data_dir=data_dir)
     model = mmdvae.MMDVAE(latent_dim=20, seed=0)
-    model.compile()
+    model.compile(jit_compile=True)
     losses_by_step = []
     for _ in range(5):
         for batch in batches:
