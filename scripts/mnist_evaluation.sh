@@ -30,7 +30,7 @@ for latent_dim in 2 20; do
     names+=("$out")
     options=()
     if [ "$model" = mmd ]; then
-      options=(--encoder-type gaussian --reconstruction bernoulli --lambda 1000)
+      options=(--encoder-type gaussian --likelihood bernoulli --lambda 1000)
     fi
     if [ ! -f "$out/model.keras" ]; then
       "$python" -m mmdvae train --model "$model" --latent-dim "$latent_dim" \
