@@ -1,0 +1,216 @@
+"""The source documents' experiments, by name, each set against the claims it tests.
+
+``run(name, out)`` runs one experiment into the directory ``out``; the command
+line's ``python -m mmdvae reproduce NAME --out DIR`` and the notebooks call the
+same function. Each experiment writes ``results.json`` (every measured number
+and the verdict on each claim), its figures (``figures/*.png``) and
+``report.md``, a table of each claim of the paper beside what the run measured
+and whether the claim held (a boolean computed from the numbers by a stated
+rule). ``quick=True`` runs it at a size of seconds, too small to decide most
+claims, which the report then says. An interrupted run continues with
+``resume=True``, skipping the phases (models) it finished; a finished run is
+never overwritten. See ``mmdvae.experiments.runner``.
+
+Experiments (``--list`` prints each one's claim and expected time):
+
+- ``tutorial``: the InfoVAE tutorial's MMD-VAE on MNIST;
+- ``blog``: the Keras blog post's ELBO-VAE against MMD-VAE with 2-D codes;
+- ``proposition1``: InfoVAE paper, section 3.1, two data points;
+- ``mnist500``: InfoVAE paper, section 5.1, 500 MNIST training images;
+- ``pixelcnn``: InfoVAE paper, section 5.2, a PixelCNN decoder;
+- ``vimae``: VIMAE paper, section V-B, latent classification under noise;
+- ``mutual``: the Mutual Autoencoder poster's two toys.
+
+Example:
+
+```python
+from mmdvae import experiments
+
+outcome = experiments.run("proposition1", "runs/proposition1", quick=True)
+outcome.held            # {claim: True or False}
+print(outcome.report)   # the text of report.md
+```
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mmdvae import checks
+from mmdvae.experiments import (
+    blog,
+    mnist500,
+    mutual,
+    pixelcnn,
+    proposition1,
+    runner,
+    tutorial,
+    vimae,
+)
+from mmdvae.experiments.runner import (
+    Claim,
+    Experiment,
+    ExperimentError,
+    Outcome,
+    Run,
+    Summary,
+    Table,
+    Verdict,
+    execute,
+)
+
+#: The experiments by name, in the order of ``--list``.
+EXPERIMENTS = {
+    experiment.name: experiment
+    for experiment in (
+        tutorial.EXPERIMENT,
+        blog.EXPERIMENT,
+        proposition1.EXPERIMENT,
+        mnist500.EXPERIMENT,
+        pixelcnn.EXPERIMENT,
+        vimae.EXPERIMENT,
+        mutual.EXPERIMENT,
+    )
+}
+
+__all__ = [
+    "EXPERIMENTS", "Claim", "Experiment", "ExperimentError", "Outcome", "Run", "Summary",
+    "Table", "Verdict", "add_reproduce_command", "get", "listing", "reproduce", "run", "sizes",
+]
+
+
+def get(name: str) -> Experiment:
+    """The experiment named ``name``."""
+    checks.check_choice("name", name, tuple(EXPERIMENTS))
+    return EXPERIMENTS[name]
+
+
+def sizes(name: str, quick: bool = False) -> dict:
+    """A copy of the sizes of the experiment's full run (or quick run)."""
+    return get(name).sizes_for(quick)
+
+
+def run(name: str, out, quick: bool = False, seed: int = 0, *, resume: bool = False,
+        overwrite: bool = False, sizes: dict | None = None, data_dir=None, cache_dir=None,
+        verbose: int | None = None) -> Outcome:
+    """Runs the experiment ``name`` into the directory ``out``.
+
+    Args:
+        name: a name in ``EXPERIMENTS``.
+        out: the output directory; it must be empty or missing unless
+            ``resume`` or ``overwrite``. A directory holding a finished run
+            (its ``results.json``) is never written again: with ``resume``
+            its outcome is read back, otherwise it is refused.
+        quick: run at the quick sizes (seconds; most claims undecided).
+        seed: the run's seed; each phase derives its own from it.
+        resume: continue the interrupted run in ``out`` (phases it finished
+            are read back, not computed again; its settings must be the same),
+            or start it when ``out`` is empty or missing.
+        overwrite: start afresh in a non-empty ``out``: the phase results of
+            an earlier run there are deleted and computed again.
+        sizes: a dict changing some of the mode's sizes (see ``sizes(name)``).
+        data_dir: directory of the MNIST / Fashion-MNIST IDX files (default:
+            ``$MMDVAE_DATA_DIR``, else tensorflow-datasets).
+        cache_dir: where the image classifier of the sample measures is cached
+            (default: ``mmdvae.evaluation.DEFAULT_CACHE_DIR``).
+        verbose: Keras's progress display (0, 1 or 2); default 1 on a terminal,
+            else 2.
+
+    Returns:
+        An ``Outcome``: the numbers, the verdicts, the report's text and the
+        figures.
+
+    Raises:
+        ExperimentError: (a ValueError) for an output directory that cannot be
+            used, a resumed run with other settings, or missing data; raised
+            before any training.
+    """
+    return execute(get(name), out, quick=quick, seed=seed, resume=resume, overwrite=overwrite,
+                   sizes=sizes, data_dir=data_dir, cache_dir=cache_dir, verbose=verbose)
+
+
+def listing() -> str:
+    """One line per experiment: its name, expected times on 2 CPU cores and claim."""
+    width = max(len(name) for name in EXPERIMENTS)
+    return "\n".join(
+        f"{name:<{width}}  ~{experiment.full_minutes:g} min (--quick ~"
+        f"{experiment.quick_seconds:g} s)  {experiment.claim}"
+        for name, experiment in EXPERIMENTS.items())
+
+
+# === Command line ===
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= checks.MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in [0, {checks.MAX_SEED}]; received {text}")
+    return value
+
+
+def add_reproduce_command(subparsers) -> argparse.ArgumentParser:
+    """Adds ``reproduce`` to the command line's subparsers; returns its parser."""
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="reproduce an experiment of the source documents and set it against "
+             "their claims",
+        description="Run an experiment of the source documents; DIR receives "
+                    "results.json, report.md (the paper's claims beside the measured "
+                    "numbers) and figures/*.png. `--list` shows the experiments.",
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME",
+                        help=f"the experiment: {', '.join(EXPERIMENTS)}")
+    parser.add_argument("--list", action="store_true",
+                        help="list the experiments, their claims and expected times")
+    parser.add_argument("--out", metavar="DIR", default=None, help="output directory")
+    parser.add_argument("--quick", action="store_true",
+                        help="run at the quick sizes (seconds; too small to decide most "
+                             "claims)")
+    parser.add_argument("--seed", type=_seed, default=0)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in DIR, skipping its finished "
+                             "phases")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in a non-empty DIR (never a finished run)")
+    parser.add_argument("--data-dir", metavar="DIR", default=None,
+                        help="directory of the IDX files (default: $MMDVAE_DATA_DIR, else "
+                             "tensorflow-datasets)")
+    parser.add_argument("--cache-dir", metavar="DIR", default=None,
+                        help="where the image classifier is cached (default: "
+                             "~/.cache/mmdvae)")
+    return parser
+
+
+def reproduce(args) -> int:
+    """Runs ``python -m mmdvae reproduce``; mistakes exit with one ``error:`` line."""
+    if args.list:
+        print(listing())
+        return 0
+    if args.name is None:
+        raise SystemExit(f"error: reproduce needs an experiment NAME ({', '.join(EXPERIMENTS)}) "
+                         f"or --list")
+    if args.name not in EXPERIMENTS:
+        raise SystemExit(f"error: unknown experiment {args.name!r}; choose one of "
+                         f"{', '.join(EXPERIMENTS)} (--list describes them)")
+    if args.out is None:
+        raise SystemExit(f"error: reproduce {args.name} needs --out DIR")
+    if args.resume and not (Path(args.out) / runner.RUN_FILE).is_file():
+        raise SystemExit(f"error: --resume needs an interrupted run in {args.out}; there is "
+                         f"none (start the run without --resume)")
+    try:
+        outcome = run(args.name, Path(args.out), quick=args.quick, seed=args.seed,
+                      resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir,
+                      cache_dir=args.cache_dir)
+    except ExperimentError as error:
+        raise SystemExit(f"error: {error.command_line()}") from None
+    decided = [verdict.held for verdict in outcome.verdicts if verdict.decided]
+    undecided = len(outcome.verdicts) - len(decided)
+    print(f"{args.name}: {sum(decided)} claims held, {len(decided) - sum(decided)} did not"
+          + (f", {undecided} undecided at the quick size" if undecided else "")
+          + f"; report in {outcome.directory / 'report.md'}")
+    return 0

@@ -1,0 +1,581 @@
+"""The shared runner of the experiments: one output directory, phases that resume, a report.
+
+An experiment is a function of a ``Run``. It trains and measures in *phases*
+(usually one model each) through ``run.phase(name, compute)`` and returns a
+``Summary``: the measured numbers, a ``Verdict`` on each of the paper's
+``Claim``s, tables and figures. The runner writes into the output directory:
+
+- ``run.json``: the experiment, its sizes and seed, written first; a resumed
+  run must repeat them;
+- ``phases/NAME.json`` (and ``phases/NAME.npz`` for arrays): a phase's results,
+  written when the phase finishes; with ``resume=True`` a finished phase is
+  read back instead of computed again;
+- ``figures/*.png``: the figures, drawn from the phases' results with
+  ``mmdvae.plotting`` and written through ``mmdvae.saving.replace_atomically``;
+- ``results.json``: every number and verdict, written last: it marks a
+  finished run, which is never overwritten;
+- ``report.md``: the paper's claims beside what the run measured.
+
+A claim's verdict is a boolean computed from the measured numbers by the rule
+its ``Claim`` states. At the quick sizes most claims cannot be decided; their
+verdicts are still computed, and the report says the size cannot decide them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mmdvae import checks, saving
+
+RUN_FILE = "run.json"
+RESULTS_FILE = "results.json"
+REPORT_FILE = "report.md"
+PHASE_DIRECTORY = "phases"
+FIGURE_DIRECTORY = "figures"
+
+
+class ExperimentError(ValueError):
+    """A mistake in an experiment's arguments, data or output directory.
+
+    ``str(error)`` names the Python argument; ``command_line()`` gives the same
+    message with the command line's flag, for one ``error:`` line.
+    """
+
+    def __init__(self, problem: str, argument: str | None = None, value=None):
+        self.problem, self.argument, self.value = problem, argument, value
+        if argument is None:
+            super().__init__(problem)
+        else:
+            super().__init__(f"Argument `{argument}` ({argument}={value!r}) {problem}")
+
+    def command_line(self) -> str:
+        if self.argument is None:
+            return self.problem
+        return f"--{self.argument.replace('_', '-')} {self.value} {self.problem}"
+
+
+# === Claims and what a run returns ===
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A claim of a paper and the rule that decides it from measured numbers.
+
+    Attributes:
+        text: the claim, in the paper's words where they survive.
+        source: where the paper makes it (section, figure, table).
+        rule: how the measured numbers decide it, stated for the report.
+        quick_decides: whether the quick sizes are large enough to decide it.
+    """
+
+    text: str
+    source: str
+    rule: str
+    quick_decides: bool = False
+
+    def judge(self, held: bool, measured: str, quick: bool) -> Verdict:
+        """The verdict: ``held`` computed by the rule from the numbers in ``measured``."""
+        return Verdict(self, measured, bool(held), decided=self.quick_decides or not quick)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Whether a claim held in a run; ``decided`` is False when the size cannot decide it."""
+
+    claim: Claim
+    measured: str
+    held: bool
+    decided: bool = True
+
+    @property
+    def reading(self) -> str:
+        word = "yes" if self.held else "no"
+        return word if self.decided else f"undecided at the quick size ({word})"
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self.claim), "measured": self.measured,
+                "held": self.held, "decided": self.decided}
+
+
+@dataclasses.dataclass
+class Table:
+    """A table of the report: a title, column names and rows of values."""
+
+    title: str
+    columns: list
+    rows: list
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Summary:
+    """What an experiment returns to the runner.
+
+    Attributes:
+        results: the measured numbers (JSON-ready).
+        verdicts: one ``Verdict`` per claim.
+        tables: ``Table``s for the report.
+        figures: file stem -> (matplotlib Figure, caption).
+        notes: sentences for the report's notes.
+    """
+
+    results: dict
+    verdicts: list
+    tables: list = dataclasses.field(default_factory=list)
+    figures: dict = dataclasses.field(default_factory=dict)
+    notes: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A named experiment of the registry.
+
+    Attributes:
+        name: its name on the command line.
+        title: a title for its report.
+        source: the document and section it reproduces.
+        claim: the claim in one line (``--list``).
+        sizes: ``{"full": {...}, "quick": {...}}``, the sizes of each mode.
+        full_minutes: expected minutes of the full run on 2 CPU cores.
+        quick_seconds: expected seconds of the quick run on 2 CPU cores.
+        datasets: the named datasets it reads (checked before any work).
+        run: ``run(Run) -> Summary``.
+    """
+
+    name: str
+    title: str
+    source: str
+    claim: str
+    sizes: dict
+    full_minutes: float
+    quick_seconds: float
+    datasets: tuple
+    run: Callable
+
+    def sizes_for(self, quick: bool) -> dict:
+        """A copy of the sizes of the full (or quick) run."""
+        return dict(self.sizes["quick" if quick else "full"])
+
+
+@dataclasses.dataclass
+class Outcome:
+    """A finished run: its numbers, verdicts, report and figures.
+
+    Attributes:
+        name: the experiment's name.
+        directory: the output directory.
+        settings: what ``run.json`` holds (quick, seed, sizes).
+        results: the measured numbers.
+        verdicts: one ``Verdict`` per claim.
+        report: the text of ``report.md``.
+        figures: file stem -> matplotlib Figure (show with ``display(figure)``).
+        seconds: the time of every phase and the summary, on this machine.
+    """
+
+    name: str
+    directory: Path
+    settings: dict
+    results: dict
+    verdicts: list
+    report: str
+    figures: dict
+    seconds: float
+
+    @property
+    def held(self) -> dict:
+        """Claim text -> whether it held."""
+        return {verdict.claim.text: verdict.held for verdict in self.verdicts}
+
+
+# === Sizes ===
+
+
+def check_sizes(experiment: Experiment, sizes, quick: bool) -> dict:
+    """The experiment's sizes for the mode with ``sizes`` (a dict) applied."""
+    chosen = experiment.sizes_for(quick)
+    if sizes is None:
+        return chosen
+    if not isinstance(sizes, dict):
+        raise TypeError(
+            f"Argument `sizes` must be a dict of sizes of the experiment "
+            f"{experiment.name!r} (keys {sorted(chosen)}); received sizes of type "
+            f"{type(sizes).__name__}.")
+    unknown = sorted(set(sizes) - set(chosen))
+    if unknown:
+        raise ValueError(
+            f"Argument `sizes` names sizes the experiment {experiment.name!r} does not "
+            f"have: {unknown}; it has {sorted(chosen)}.")
+    for key, value in sizes.items():
+        chosen[key] = _checked_size(key, value, chosen[key])
+    return chosen
+
+
+def _checked_size(key, value, default):
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError(f"Size `{key}` must be True or False; received {key}={value!r}.")
+        return value
+    if isinstance(default, int):
+        return checks.check_positive_int(key, value)
+    if isinstance(default, float):
+        return checks.check_number(key, value, minimum=0.0, strict_minimum=True)
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple) or not value:
+            raise TypeError(
+                f"Size `{key}` must be a non-empty tuple like {default!r}; received "
+                f"{key}={value!r}.")
+        return tuple(_checked_size(key, item, default[0]) for item in value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError(f"Size `{key}` must be a string; received {key}={value!r}.")
+        return value
+    return value
+
+
+# === The output directory ===
+
+
+def _json_value(value):
+    return json.loads(json.dumps(value))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ExperimentError(
+            f"{path} is corrupt (not readable JSON: {error}); start again in another "
+            f"directory or with --overwrite") from None
+
+
+def prepare_directory(out: Path, experiment: Experiment, settings: dict, resume: bool,
+                      overwrite: bool) -> bool:
+    """Checks ``out`` for the run; returns whether it holds the finished run already."""
+    if resume and overwrite:
+        raise ExperimentError(
+            "pass either `resume` (continue the run in the directory) or `overwrite` "
+            "(start afresh), not both", "resume", resume)
+    if out.exists() and not out.is_dir():
+        raise ExperimentError("exists and is not a directory", "out", str(out))
+    finished = (out / RESULTS_FILE).exists()
+    if finished and not resume:
+        raise ExperimentError(
+            f"holds a finished run ({RESULTS_FILE}); choose another directory: a finished "
+            f"run is never overwritten (delete it to run again, or pass --resume to read "
+            f"it back)", "out", str(out))
+    if resume and (out / RUN_FILE).exists():
+        recorded = _read_json(out / RUN_FILE)
+        changed = [
+            f"{key} {recorded.get(key)!r} -> {value!r}"
+            for key, value in _json_value(settings).items() if recorded.get(key) != value
+        ]
+        if changed:
+            raise ExperimentError(
+                f"--resume must repeat the run's settings recorded in {out / RUN_FILE}; "
+                f"changed: {', '.join(changed)}")
+        return finished
+    if resume and out.is_dir() and any(out.iterdir()):
+        raise ExperimentError(
+            f"holds no run to resume ({RUN_FILE} is missing) and is not empty; choose "
+            f"another directory or pass --overwrite", "out", str(out))
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ExperimentError(
+            "is not empty; choose another directory, pass --resume to continue its run or "
+            "--overwrite to start afresh", "out", str(out))
+    if overwrite:
+        # Phases of an earlier run here must not be read back by a later --resume.
+        for path in (out / PHASE_DIRECTORY).glob("*"):
+            if path.suffix in (".json", ".npz") and path.is_file():
+                path.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExperimentError(f"cannot be created: {error.strerror}", "out",
+                              str(out)) from None
+    if not os.access(out, os.W_OK):
+        raise ExperimentError("is not writable", "out", str(out))
+    saving.write_json(out / RUN_FILE, settings)
+    return False
+
+
+# === A run ===
+
+
+class Run:
+    """The context an experiment runs in: its sizes, seed, phases, data and output.
+
+    Attributes:
+        experiment: the ``Experiment``.
+        directory: the output directory.
+        sizes: the sizes of this run (a dict).
+        seed: the run's seed; ``seed_for(phase)`` derives each phase's.
+        quick: whether this is the quick run.
+        verbose: Keras's ``verbose`` for ``fit`` (1: a progress bar, 2: a line
+            per epoch).
+        jit_compile: whether models compile their steps with XLA: not in quick
+            runs, whose few steps take less time than XLA's compilation.
+    """
+
+    def __init__(self, experiment, directory, sizes, seed, quick, resume=False,
+                 data_dir=None, cache_dir=None, verbose=None, write=True):
+        self.experiment = experiment
+        self.directory = Path(directory)
+        self.sizes = sizes
+        self.seed = seed
+        self.quick = quick
+        self.resume = resume
+        self.data_dir = data_dir
+        self.cache_dir = cache_dir
+        self.verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+        self.write = write
+        self.jit_compile = not quick
+        self.phase_seconds = {}
+        self.computed_seconds = {}
+
+    # --- Phases --------------------------------------------------------------
+
+    def seed_for(self, phase: str) -> int:
+        """A seed of ``phase`` that does not depend on the phases run before it."""
+        return (self.seed * 1_000_003 + zlib.crc32(phase.encode())) % checks.MAX_SEED
+
+    def phase_paths(self, name: str) -> tuple[Path, Path]:
+        directory = self.directory / PHASE_DIRECTORY
+        return directory / f"{name}.json", directory / f"{name}.npz"
+
+    def phase(self, name: str, compute: Callable[[], dict]) -> dict:
+        """Runs ``compute()`` once; returns its results, read back when resumed.
+
+        ``compute`` returns a dict; its NumPy arrays go to ``phases/NAME.npz``,
+        everything else to ``phases/NAME.json`` (written last: a phase whose
+        JSON file exists is finished). Before ``compute`` runs, Python, NumPy and
+        TensorFlow are seeded with ``seed_for(name)``.
+        """
+        import keras
+
+        json_path, arrays_path = self.phase_paths(name)
+        if self.resume and json_path.exists():
+            values = _read_json(json_path)
+            if arrays_path.exists():
+                with np.load(arrays_path) as arrays:
+                    values.update({key: arrays[key] for key in arrays.files})
+            self.phase_seconds[name] = values.get("seconds", 0.0)
+            self.log(f"phase {name}: finished earlier, read from {json_path}")
+            return values
+        self.log(f"phase {name}: running")
+        keras.utils.set_random_seed(self.seed_for(name))
+        start = time.perf_counter()
+        values = dict(compute())
+        values["seconds"] = time.perf_counter() - start
+        self.phase_seconds[name] = self.computed_seconds[name] = values["seconds"]
+        arrays = {key: np.asarray(value) for key, value in values.items()
+                  if isinstance(value, np.ndarray)}
+        numbers = {key: value for key, value in values.items() if key not in arrays}
+        if self.write:
+            if arrays:
+                saving.replace_atomically(
+                    arrays_path, lambda temporary: np.savez_compressed(temporary, **arrays),
+                    suffix=".npz")
+            saving.write_json(json_path, numbers)
+        self.log(f"phase {name}: done in {values['seconds']:.1f} s")
+        return values
+
+    def log(self, message: str) -> None:
+        print(f"[{self.experiment.name}] {message}", flush=True)
+
+    # --- Data ------------------------------------------------------------------
+
+    def load(self, dataset: str, split: str, train_size: int | None = None):
+        """``(images, labels)`` of a split, float32 in [0, 1]; errors in one line."""
+        from mmdvae import data
+
+        try:
+            return data.load_arrays(dataset, split, data_dir=self.data_dir,
+                                    train_size=train_size, with_labels=True)
+        except (TypeError, ValueError) as error:
+            raise ExperimentError(" ".join(str(error).split())) from None
+
+    def image_classifier(self, dataset: str, epochs: int, train_size: int | None):
+        """The cached classifier of ``mmdvae.evaluation.train_image_classifier``."""
+        from mmdvae import evaluation
+
+        return evaluation.train_image_classifier(
+            dataset, data_dir=self.data_dir, cache_dir=self.cache_dir, epochs=epochs,
+            train_size=train_size, seed=0)
+
+    def sample_quality(self, model, dataset: str, test_images, test_labels,
+                       num_samples: int, classifier_epochs: int,
+                       classifier_images: int | None, seed: int = 0) -> dict:
+        """Prior samples judged by a classifier of the real images (InfoVAE paper, 5.2).
+
+        Returns, for ``num_samples`` images decoded from prior draws: the class
+        cross-entropy ``H(p_real, p_gen)`` and the real labels' entropy (its
+        minimum), their difference ``excess_cross_entropy``, the classifier
+        Frechet distance to ``test_images`` (the FID formula in the classifier's
+        feature space, not Inception's) and ``mean_top_probability``, the mean
+        of the classifier's largest class probability (near 1 for images it
+        reads as clear digits).
+        """
+        from mmdvae import evaluation
+
+        classifier, info = self.image_classifier(dataset, classifier_epochs, classifier_images)
+        samples = evaluation.generate(model, num_samples, seed=seed)
+        real_features, _ = evaluation.classifier_outputs(classifier, test_images)
+        features, probabilities = evaluation.classifier_outputs(classifier, samples)
+        entropies = evaluation.class_cross_entropy(test_labels, probabilities)
+        return {
+            "class_cross_entropy": entropies["cross_entropy"],
+            "real_entropy": entropies["real_entropy"],
+            "excess_cross_entropy": entropies["cross_entropy"] - entropies["real_entropy"],
+            "classifier_frechet_distance": evaluation.classifier_frechet_distance(
+                real_features, features),
+            "mean_top_probability": float(np.mean(np.max(probabilities, axis=1))),
+            "classifier_test_accuracy": info["test_accuracy"],
+        }
+
+
+# === Executing an experiment ===
+
+
+def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, overwrite=False,
+            sizes=None, data_dir=None, cache_dir=None, verbose=None) -> Outcome:
+    """Runs ``experiment`` into the directory ``out``; see ``mmdvae.experiments.run``."""
+    quick = _check_flag("quick", quick)
+    resume = _check_flag("resume", resume)
+    overwrite = _check_flag("overwrite", overwrite)
+    seed = checks.check_seed("seed", seed)
+    if verbose is not None:
+        checks.check_choice("verbose", verbose, (0, 1, 2))
+    chosen = check_sizes(experiment, sizes, quick)
+    out = Path(out)
+    settings = _json_value({"experiment": experiment.name, "quick": quick, "seed": seed,
+                            "sizes": chosen})
+    finished = prepare_directory(out, experiment, settings, resume, overwrite)
+    if not finished:
+        for dataset in experiment.datasets:
+            Run(experiment, out, chosen, seed, quick, data_dir=data_dir).load(
+                dataset, "test", train_size=1)
+    run = Run(experiment, out, chosen, seed, quick, resume=resume, data_dir=data_dir,
+              cache_dir=cache_dir, verbose=verbose, write=not finished)
+    if finished:
+        run.log(f"nothing left to run: {out} holds the finished run; reading it back")
+    start = time.perf_counter()
+    summary = experiment.run(run)
+    # This call's time, with the phases read back counted at the time they took.
+    seconds = (time.perf_counter() - start - sum(run.computed_seconds.values())
+               + sum(run.phase_seconds.values()))
+    if finished:
+        seconds = _read_json(out / RESULTS_FILE).get("seconds", seconds)
+    report = render_report(experiment, settings, summary, seconds)
+    figures = {stem: figure for stem, (figure, _) in summary.figures.items()}
+    if not finished:
+        for stem, figure in figures.items():
+            save_figure(out / FIGURE_DIRECTORY / f"{stem}.png", figure)
+        saving.write_text(out / REPORT_FILE, report)
+        saving.write_json(out / RESULTS_FILE, {
+            **settings, "title": experiment.title, "source": experiment.source,
+            "seconds": seconds, "phase_seconds": run.phase_seconds,
+            "claims": [verdict.as_dict() for verdict in summary.verdicts],
+            "results": summary.results,
+        })
+        run.log(f"wrote {out / REPORT_FILE} and {out / RESULTS_FILE} ({seconds:.0f} s)")
+    for verdict in summary.verdicts:
+        run.log(f"claim held: {verdict.reading:<5} {verdict.claim.text}")
+    return Outcome(experiment.name, out, settings, summary.results, summary.verdicts, report,
+                   figures, seconds)
+
+
+def _check_flag(argument, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"Argument `{argument}` must be True or False; received "
+                        f"{argument}={value!r}.")
+    return value
+
+
+def save_figure(path: Path, figure, dpi: int = 90) -> Path:
+    """Writes ``figure`` as a PNG file atomically."""
+    return saving.replace_atomically(
+        path, lambda temporary: figure.savefig(temporary, format="png", dpi=dpi),
+        suffix=".png")
+
+
+# === The report ===
+
+
+def format_value(value) -> str:
+    """A number with 4 significant digits, booleans as yes/no, anything else as text."""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            return str(float(value))
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _cell(value) -> str:
+    return format_value(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(columns, rows) -> list:
+    lines = ["| " + " | ".join(_cell(column) for column in columns) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def command(experiment_name: str, settings: dict) -> str:
+    flags = " --quick" if settings["quick"] else ""
+    flags += f" --seed {settings['seed']}" if settings["seed"] else ""
+    return f"python -m mmdvae reproduce {experiment_name} --out DIR{flags}"
+
+
+def render_report(experiment: Experiment, settings: dict, summary: Summary,
+                  seconds: float) -> str:
+    """The text of ``report.md``: claims, measured tables, figures and notes."""
+    sizes = ", ".join(f"{key}={value}" for key, value in settings["sizes"].items())
+    lines = [
+        f"# {experiment.title}", "",
+        f"{experiment.source}.", "",
+        f"- Command: `{command(experiment.name, settings)}`",
+        f"- Sizes: {sizes}; seed {settings['seed']}",
+        f"- Time: {seconds:.0f} s on this machine",
+        "",
+    ]
+    if settings["quick"]:
+        lines += [
+            "> A quick run: sizes far below the full run's. Claims marked *undecided at the "
+            "quick size* cannot be judged at this size; their verdict (in brackets) is "
+            "computed by the same rule, for information only.", ""]
+    claim_rows = [[verdict.claim.text, verdict.claim.source, verdict.claim.rule,
+                   verdict.measured, verdict.reading] for verdict in summary.verdicts]
+    lines += ["## The claims", ""]
+    lines += markdown_table(["the paper's claim", "where", "rule", "this run measured",
+                             "held"], claim_rows)
+    lines.append("")
+    if summary.tables:
+        lines += ["## Measured", ""]
+        for table in summary.tables:
+            lines += [f"### {table.title}", ""]
+            lines += markdown_table(table.columns, table.rows)
+            lines += ["", table.note, ""] if table.note else [""]
+    if summary.figures:
+        lines += ["## Figures", ""]
+        for stem, (_, caption) in summary.figures.items():
+            lines += [f"![{stem}]({FIGURE_DIRECTORY}/{stem}.png)", "", caption, ""]
+    if summary.notes:
+        lines += ["## Notes", ""]
+        lines += [f"- {note}" for note in summary.notes]
+        lines.append("")
+    return "\n".join(lines)
