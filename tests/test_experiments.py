@@ -140,6 +140,15 @@ def test_sizes_are_checked_before_any_work(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+def test_missing_data_is_reported_before_anything_is_written(tmp_path, capsys):
+    arguments = ("tutorial", "--out", str(tmp_path / "run"), "--quick", "--data-dir",
+                 str(tmp_path / "nowhere"))
+    with pytest.raises(SystemExit) as stop:
+        experiments.reproduce(parse(*arguments))
+    assert str(stop.value).startswith("error: ") and "nowhere" in str(stop.value)
+    assert "\n" not in str(stop.value) and not (tmp_path / "run").exists()
+
+
 def test_report_cells_escape_table_bars():
     lines = runner.markdown_table(["a|b", "n"], [["x | y", 0.123456], [True, 3]])
     assert lines == ["| a\\|b | n |", "|---|---|", "| x \\| y | 0.1235 |", "| yes | 3 |"]

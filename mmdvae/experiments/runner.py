@@ -258,9 +258,12 @@ def _read_json(path: Path) -> dict:
             f"directory or with --overwrite") from None
 
 
-def prepare_directory(out: Path, experiment: Experiment, settings: dict, resume: bool,
-                      overwrite: bool) -> bool:
-    """Checks ``out`` for the run; returns whether it holds the finished run already."""
+#: What an output directory holds: a finished run, a run to continue, or nothing yet.
+FINISHED, RESUMABLE, NEW = "finished", "resumable", "new"
+
+
+def check_directory(out: Path, settings: dict, resume: bool, overwrite: bool) -> str:
+    """Checks ``out`` without writing; returns ``FINISHED``, ``RESUMABLE`` or ``NEW``."""
     if resume and overwrite:
         raise ExperimentError(
             "pass either `resume` (continue the run in the directory) or `overwrite` "
@@ -283,7 +286,7 @@ def prepare_directory(out: Path, experiment: Experiment, settings: dict, resume:
             raise ExperimentError(
                 f"--resume must repeat the run's settings recorded in {out / RUN_FILE}; "
                 f"changed: {', '.join(changed)}")
-        return finished
+        return FINISHED if finished else RESUMABLE
     if resume and out.is_dir() and any(out.iterdir()):
         raise ExperimentError(
             f"holds no run to resume ({RUN_FILE} is missing) and is not empty; choose "
@@ -292,11 +295,15 @@ def prepare_directory(out: Path, experiment: Experiment, settings: dict, resume:
         raise ExperimentError(
             "is not empty; choose another directory, pass --resume to continue its run or "
             "--overwrite to start afresh", "out", str(out))
-    if overwrite:
-        # Phases of an earlier run here must not be read back by a later --resume.
-        for path in (out / PHASE_DIRECTORY).glob("*"):
-            if path.suffix in (".json", ".npz") and path.is_file():
-                path.unlink()
+    return NEW
+
+
+def start_directory(out: Path, settings: dict) -> None:
+    """Creates ``out`` for a new run and writes its settings to ``run.json``."""
+    # Phases of an earlier run here (--overwrite) must not be read back by a later --resume.
+    for path in (out / PHASE_DIRECTORY).glob("*"):
+        if path.suffix in (".json", ".npz") and path.is_file():
+            path.unlink()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -305,7 +312,6 @@ def prepare_directory(out: Path, experiment: Experiment, settings: dict, resume:
     if not os.access(out, os.W_OK):
         raise ExperimentError("is not writable", "out", str(out))
     saving.write_json(out / RUN_FILE, settings)
-    return False
 
 
 # === A run ===
@@ -459,11 +465,15 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
     out = Path(out)
     settings = _json_value({"experiment": experiment.name, "quick": quick, "seed": seed,
                             "sizes": chosen})
-    finished = prepare_directory(out, experiment, settings, resume, overwrite)
+    state = check_directory(out, settings, resume, overwrite)
+    finished = state == FINISHED
     if not finished:
+        # Missing data is reported before anything is written.
         for dataset in experiment.datasets:
             Run(experiment, out, chosen, seed, quick, data_dir=data_dir).load(
                 dataset, "test", train_size=1)
+    if state == NEW:
+        start_directory(out, settings)
     run = Run(experiment, out, chosen, seed, quick, resume=resume, data_dir=data_dir,
               cache_dir=cache_dir, verbose=verbose, write=not finished)
     if finished:

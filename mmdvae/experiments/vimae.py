@@ -29,7 +29,7 @@ capacity ``H(p(z))`` the paper ties to robustness.
 Sizes: the full run trains each of the 4 models one epoch of the 60,000
 training images (240,000 images in all), about 7 minutes on 2 CPU cores at
 about 700 images per second. The quick run: 1,000 images per model and one
-level of each noise, about 20 seconds.
+level of each noise, about 15 seconds.
 """
 
 import keras
@@ -207,7 +207,7 @@ EXPERIMENT = Experiment(
     claim="VIMAE-l's codes classify noisy and masked digits best; the ELBO-VAE's degrade most",
     sizes=SIZES,
     full_minutes=7.0,
-    quick_seconds=20.0,
+    quick_seconds=15.0,
     datasets=("mnist",),
     run=perform,
 )
