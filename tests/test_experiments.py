@@ -137,6 +137,8 @@ def test_sizes_are_checked_before_any_work(tmp_path):
         experiments.run("proposition1", tmp_path / "a", sizes={"steps": 2.5})
     with pytest.raises(ValueError, match=r"Argument `name` must be one of"):
         experiments.run("proposition2", tmp_path / "a")
+    with pytest.raises(TypeError, match=r"Argument `seed` must be an integer"):
+        experiments.run("proposition1", tmp_path / "a", seed=None)
     assert not (tmp_path / "a").exists()
 
 

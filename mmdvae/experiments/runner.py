@@ -458,7 +458,7 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
     quick = _check_flag("quick", quick)
     resume = _check_flag("resume", resume)
     overwrite = _check_flag("overwrite", overwrite)
-    seed = checks.check_seed("seed", seed)
+    seed = checks.check_positive_int("seed", seed, maximum=checks.MAX_SEED, minimum=0)
     if verbose is not None:
         checks.check_choice("verbose", verbose, (0, 1, 2))
     chosen = check_sizes(experiment, sizes, quick)
