@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m mmdvae train|evaluate|compare ...``.
+"""Command-line interface: ``python -m mmdvae train|evaluate|compare|reproduce ...``.
 
 Every model of ``mmdvae.models.registry`` can be trained; every constructor
 argument that matters has a flag, and a flag that does not apply to the chosen
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import keras
 
-from mmdvae import data, distribute, kernels, likelihoods, networks, priors
+from mmdvae import data, distribute, experiments, kernels, likelihoods, networks, priors
 from mmdvae.models import base, info_vae, registry
 
 #: Test images the figures draw from, at most (and at most this many bytes).
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "epoch (DIR/backup keeps one after every epoch)")
     _add_figure_options(train)
     _add_evaluation_commands(commands)
+    experiments.add_reproduce_command(commands)
     return parser
 
 
@@ -801,5 +802,6 @@ def compare(args) -> int:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"train": train, "evaluate": evaluate, "compare": compare}
+    commands = {"train": train, "evaluate": evaluate, "compare": compare,
+                "reproduce": experiments.reproduce}
     return commands[args.command](args)
