@@ -903,15 +903,19 @@ def _digits(split, train_size) -> tuple[np.ndarray, np.ndarray]:
     images, labels = _all_digits()
     part = slice(None, _DIGITS_TRAIN_SIZE) if split == "train" else slice(_DIGITS_TRAIN_SIZE,
                                                                           None)
-    images, labels = images[part], labels[part]
-    if train_size is not None:
-        if train_size > len(images):
-            raise ValueError(
-                f"Argument `train_size` must be between 1 and {len(images)} (the size of the "
-                f"'sklearn_digits' {split!r} split); received train_size={train_size!r}."
-            )
-        images, labels = images[:train_size], labels[:train_size]
-    return images, labels
+    return _first_examples(images[part], labels[part], train_size, "sklearn_digits", split)
+
+
+def _first_examples(images, labels, train_size, name, split):
+    """The first ``train_size`` examples of a split (all of them for ``None``)."""
+    if train_size is None:
+        return images, labels
+    if train_size > len(images):
+        raise ValueError(
+            f"Argument `train_size` must be between 1 and {len(images)} (the size of the "
+            f"{name!r} {split!r} split); received train_size={train_size!r}."
+        )
+    return images[:train_size], labels[:train_size]
 
 
 # === Directories ===
@@ -1134,14 +1138,7 @@ def _load_uint8(name, split, data_dir, train_size) -> tuple[np.ndarray, np.ndarr
                 _not_found_message(name, split, searched, origin, error)
             ) from error
 
-    if train_size is not None:
-        if train_size > len(images):
-            raise ValueError(
-                f"train_size must be between 1 and {len(images)} (the size of the "
-                f"{name!r} {split!r} split), received {train_size!r}."
-            )
-        images, labels = images[:train_size], labels[:train_size]
-    return images, labels
+    return _first_examples(images, labels, train_size, name, split)
 
 
 def _configured_directory(data_dir) -> tuple[Path | None, str]:
