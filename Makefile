@@ -20,7 +20,7 @@ $(VENV)/installed: requirements.txt requirements-dev.txt setup.py
 .PHONY: demo test test-slow
 demo: $(VENV)/installed
 	$(VENV)/bin/python -m mmdvae train --model mmd --dataset mnist --latent-dim 2 \
-		--epochs 6 --train-size 30000 --batch-size 200 --no-jit --figures samples,scatter,morph --gif \
+		--epochs 6 --train-size 30000 --batch-size 200 --figures samples,scatter,morph --gif \
 		--out runs/demo --overwrite
 
 test: $(VENV)/installed

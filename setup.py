@@ -10,6 +10,13 @@ def requirements(name):
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
+def tensorflow_with_cuda():
+    """The TensorFlow of requirements.txt with its `and-cuda` extra, at the same version."""
+    (tensorflow,) = [line for line in requirements("requirements.txt")
+                     if line.startswith("tensorflow==")]
+    return tensorflow.replace("tensorflow==", "tensorflow[and-cuda]==", 1)
+
+
 setup(
     name="mmdvae",
     version="0.1.0",
@@ -19,6 +26,10 @@ setup(
     packages=find_packages(include=["mmdvae", "mmdvae.*"]),
     python_requires=">=3.11",
     install_requires=requirements("requirements.txt"),
-    extras_require={"dev": requirements("requirements-dev.txt")},
+    extras_require={
+        "dev": requirements("requirements-dev.txt"),
+        # TensorFlow's CUDA and cuDNN wheels (NVIDIA GPUs, Linux): `pip install .[gpu]`.
+        "gpu": [tensorflow_with_cuda()],
+    },
     entry_points={"console_scripts": ["mmdvae=mmdvae.cli:main"]},
 )

@@ -196,7 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_integer(0), default=0)
     train.add_argument("--overwrite", action="store_true",
                        help="allow writing into a non-empty output directory")
-    train.add_argument("--no-jit", action="store_true", help="do not compile steps with XLA")
+    jit = train.add_mutually_exclusive_group()
+    jit.add_argument("--jit", action="store_true",
+                     help="compile steps with XLA (default: where it is the faster step, "
+                          "i.e. unless TensorFlow's oneDNN kernels are on)")
+    jit.add_argument("--no-jit", action="store_true", help="do not compile steps with XLA")
     train.add_argument(
         "--strategy", choices=distribute.STRATEGIES, default="none",
         help="data-parallel training: mirrored (every GPU of this machine) or multi-worker "
@@ -302,9 +306,10 @@ def _compile(model, args, strategy):
     elif args.discriminator_learning_rate is not None:
         raise SystemExit(f"error: --discriminator-learning-rate "
                          f"{args.discriminator_learning_rate} applies to --model aae only")
+    jit_compile = True if args.jit else False if args.no_jit else "auto"
     # XLA cannot compile a step whose replicas' variables sit on several devices.
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                  jit_compile=not args.no_jit and strategy is None, **extra)
+                  jit_compile=jit_compile if strategy is None else False, **extra)
 
 
 def _prepare_output_directory(out: Path, args):

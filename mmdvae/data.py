@@ -699,26 +699,36 @@ def _derive_seeds(seed: int | None) -> tuple[int | None, int | None]:
 
 
 def _from_memory(images, labels, options: _Options, max_value) -> tf.data.Dataset:
-    """A dataset of in-memory examples (uint8 pixels or float values), shuffled whole."""
-    features = {"images": images}
+    """A dataset of in-memory examples (uint8 pixels or float values), shuffled whole.
+
+    The pipeline shuffles and batches the examples' indices and gathers each
+    batch from the arrays: the data are held once, not again in a shuffle
+    buffer, in the order a shuffle of the examples themselves would give.
+    """
+    features = {"images": tf.constant(images)}
     if labels is not None:
-        features["labels"] = labels.astype(np.int64)
-    dataset = tf.data.Dataset.from_tensor_slices(features)
-    return _finish(dataset, options, shuffle_size=len(images), max_value=max_value)
+        features["labels"] = tf.constant(labels.astype(np.int64))
+    indices = tf.data.Dataset.range(len(images))
+    return _finish(indices, options, shuffle_size=len(images), max_value=max_value,
+                   lookup=lambda index: {name: tf.gather(values, index)
+                                         for name, values in features.items()})
 
 
-def _finish(dataset, options: _Options, shuffle_size: int, max_value=255):
+def _finish(dataset, options: _Options, shuffle_size: int, max_value=255, lookup=None):
     """Shuffles, batches, scales to float32 and binarises ``{"images", "labels"}`` elements.
 
     ``uint8`` images are divided by ``max_value``; other values are cast to
-    float32 as they are.
+    float32 as they are. With ``lookup``, ``dataset`` holds indices and
+    ``lookup`` turns each (batch of) indices into its elements.
     """
     shuffle_seed, noise_seed = _derive_seeds(options.seed)
-    with_labels = "labels" in dataset.element_spec
     if options.shuffle and shuffle_size:
         dataset = dataset.shuffle(shuffle_size, seed=shuffle_seed, reshuffle_each_iteration=True)
     if options.batch_size is not None:
         dataset = dataset.batch(options.batch_size, drop_remainder=options.drop_remainder)
+    if lookup is not None:
+        dataset = dataset.map(lookup, num_parallel_calls=tf.data.AUTOTUNE)
+    with_labels = "labels" in dataset.element_spec
 
     binarize, threshold, image_size = options.binarize, options.threshold, options.image_size
 

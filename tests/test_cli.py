@@ -14,7 +14,7 @@ from tiny import ROOT, run_cli
 
 import mmdvae
 from mmdvae import checkpoints, cli
-from mmdvae.models import registry
+from mmdvae.models import base, registry
 
 #: A value of every model flag, as typed on the command line.
 FLAG_VALUES = {
@@ -31,6 +31,23 @@ SPECIAL_VALUES = {("mutual", "--likelihood"): "unbounded_gaussian"}
 def parse(*arguments):
     return cli.build_parser().parse_args(["train", "--out", "unused", *arguments])
 
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], None), (["--jit"], True), (["--no-jit"], False),
+])
+def test_the_jit_flags_choose_the_compiled_step(flags, expected):
+    """Without a flag the step is XLA-compiled where that is the faster step here."""
+    args = parse("--network", "mlp", "--latent-dim", "2", *flags)
+    model = registry.get("mmd").build(2, network="mlp")
+    cli._compile(model, args, strategy=None)
+    assert model.jit_compile is (base.default_jit_compile() if expected is None else expected)
+
+
+def test_jit_and_no_jit_together_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        parse("--jit", "--no-jit")
+    assert "not allowed with argument" in capsys.readouterr().err
 
 def expected_config_value(text, argument):
     """The config's value for a flag's text, as the constructor stores it."""

@@ -328,8 +328,9 @@ class Run:
         quick: whether this is the quick run.
         verbose: Keras's ``verbose`` for ``fit`` (1: a progress bar, 2: a line
             per epoch).
-        jit_compile: whether models compile their steps with XLA: not in quick
-            runs, whose few steps take less time than XLA's compilation.
+        jit_compile: ``compile``'s ``jit_compile``: ``"auto"`` (XLA where it is
+            the faster step, ``default_jit_compile``), ``False`` in quick runs,
+            whose few steps take less time than XLA's compilation.
     """
 
     def __init__(self, experiment, directory, sizes, seed, quick, resume=False,
@@ -344,7 +345,7 @@ class Run:
         self.cache_dir = cache_dir
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
         self.write = write
-        self.jit_compile = not quick
+        self.jit_compile = False if quick else "auto"
         self.phase_seconds = {}
         self.computed_seconds = {}
 

@@ -85,7 +85,7 @@ class AAE(Autoencoder):
 
     # --- Two optimizers --------------------------------------------------------
 
-    def compile(self, optimizer=None, discriminator_optimizer=None, jit_compile=True,
+    def compile(self, optimizer=None, discriminator_optimizer=None, jit_compile="auto",
                 **kwargs):
         """Configures training; ``discriminator_optimizer`` is needed to ``fit``."""
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
@@ -148,5 +148,5 @@ class AAE(Autoencoder):
             # The replica's share of the global batch's mean (`mmdvae.distribute`).
             scaled_loss = self.discriminator_optimizer.scale_loss(distribute.scale_loss(loss))
         gradients = tape.gradient(scaled_loss, weights)
-        self.discriminator_optimizer.apply_gradients(zip(gradients, weights, strict=True))
+        self.apply_gradients(self.discriminator_optimizer, gradients, weights)
         return {"discriminator_loss": loss, "discriminator_accuracy": accuracy}

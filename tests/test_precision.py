@@ -1,0 +1,216 @@
+"""Mixed precision and the compiled training step.
+
+Under a Keras mixed-precision policy the networks compute in half precision while the
+likelihood, the KL and the MMD sum in float32 (the MMD's means in float64); the
+``jit_compile="auto"`` default of ``compile`` gives the plain step's numbers.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from test_models import fix_random_numbers
+from tiny import compile_model, tiny_images, tiny_model
+
+from mmdvae import kernels
+from mmdvae.models import base
+
+#: bfloat16 keeps 8 significant bits (unit roundoff 2^-8 = 0.4 %); the loss of the tiny
+#: networks is a sum over a few layers of such roundings, measured within 0.1 % of float32.
+BFLOAT16_LOSS_RTOL = 1e-2
+#: The MMD computed from float32 codes with float64 means, against a float64 NumPy MMD of
+#: the same codes: float32 rounding of the distances only.
+MMD_RTOL = 1e-6
+
+
+@pytest.fixture
+def policy(request):
+    """Sets the global Keras dtype policy for one test and restores float32 after it."""
+    keras.mixed_precision.set_global_policy(request.param)
+    try:
+        yield request.param
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def numpy_mmd(x, y):
+    """The biased MMD with the tutorial kernel exp(-||x - y||^2 / d^2), in float64."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    dim = x.shape[1]
+
+    def kernel_mean(a, b):
+        return np.exp(-((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) / dim**2).mean()
+
+    return kernel_mean(x, x) + kernel_mean(y, y) - 2.0 * kernel_mean(x, y)
+
+
+def terms_and_codes(name, arguments, images):
+    model = tiny_model(name, **arguments)
+    fix_random_numbers(model)
+    images = tf.constant(images)
+    terms = model.compute_terms(images, training=True)
+    z, _, _ = model.posterior(images, training=True)
+    return model, {key: float(value) for key, value in terms.items()}, terms, z
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
+@pytest.mark.parametrize("name, arguments", [
+    ("mmd", {"network": "conv"}),
+    ("elbo", {}),
+    ("aae", {}),
+])
+def test_mixed_bfloat16_networks_are_half_and_the_loss_is_float32(policy, name, arguments):
+    images = tiny_images()
+    keras.mixed_precision.set_global_policy("float32")
+    _, expected, _, _ = terms_and_codes(name, arguments, images)
+    keras.mixed_precision.set_global_policy(policy)
+    model, values, terms, z = terms_and_codes(name, arguments, images)
+
+    outputs = model.encoder(tf.constant(images))
+    assert all(output.dtype == tf.bfloat16 for output in tf.nest.flatten(outputs))
+    assert model.decoder(z).dtype == tf.bfloat16
+    assert z.dtype == tf.float32
+    assert all(term.dtype == tf.float32 for term in terms.values())
+    for key, value in expected.items():
+        np.testing.assert_allclose(values[key], value, rtol=BFLOAT16_LOSS_RTOL, err_msg=key)
+    # The networks did run in bfloat16: the numbers are not float32's.
+    assert values["loss"] != expected["loss"]
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"], indirect=True)
+def test_the_mmd_of_half_precision_networks_keeps_its_float64_accuracy(policy):
+    model, values, _, z = terms_and_codes("mmd", {}, tiny_images())
+    prior_samples = model.prior_samples(len(z))
+    assert z.dtype == tf.float32 and prior_samples.dtype == tf.float32
+    np.testing.assert_allclose(values["mmd"], float(kernels.compute_mmd(z, prior_samples)),
+                               rtol=1e-7)
+    np.testing.assert_allclose(values["mmd"], numpy_mmd(z, prior_samples), rtol=MMD_RTOL)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16"], indirect=True)
+def test_mixed_float16_scales_the_loss(policy):
+    """Keras wraps the optimizer in a LossScaleOptimizer; the step scales the loss.
+
+    With SGD an update is proportional to the gradient, so an unscaled loss would
+    give updates 2^15 times too small.
+    """
+    images = tiny_images()
+    updates = {}
+    for current in ("float32", policy):
+        keras.mixed_precision.set_global_policy(current)
+        model = tiny_model("mmd")
+        fix_random_numbers(model)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+        before = [np.array(weight) for weight in model.autoencoder_weights]
+        model.train_on_batch(images)
+        updates[current] = [np.array(weight) - old
+                            for weight, old in zip(model.autoencoder_weights, before, strict=True)]
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    for half, single in zip(updates[policy], updates["float32"], strict=True):
+        # float16 products on a CPU: the decoder's gradients measured within 3.4 % of
+        # float32's; an unscaled loss would differ by ~100 %.
+        assert np.linalg.norm(half - single) <= 0.1 * np.linalg.norm(single)
+
+
+def test_auto_jit_compile_is_a_boolean_from_the_machine():
+    model = tiny_model("mmd")
+    model.compile()
+    assert isinstance(model.jit_compile, bool)
+    assert model.jit_compile == base.default_jit_compile()
+    model.compile(jit_compile=True)
+    assert model.jit_compile is True
+    with pytest.raises(ValueError, match="jit_compile='yes'"):
+        model.compile(jit_compile="yes")
+
+
+def test_auto_jit_compile_is_off_under_a_strategy_without_a_warning(recwarn):
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        model = tiny_model("mmd")
+        model.compile()
+    assert model.jit_compile is False
+    assert not [warning for warning in recwarn if "jit_compile" in str(warning.message)]
+
+
+@pytest.mark.parametrize("name", ["mmd", "elbo"])
+def test_the_compiled_step_gives_the_plain_steps_losses(name):
+    """20 steps of the default networks with XLA and without, on the same fixed draws."""
+    images = tiny_images(num_images=320)
+    losses = {}
+    for jit_compile in (False, True):
+        model = tiny_model(name, network="dcgan")
+        fix_random_numbers(model)
+        model.compile(jit_compile=jit_compile)
+        losses[jit_compile] = [
+            float(model.train_on_batch(images[start:start + 16], return_dict=True)["loss"])
+            for start in range(0, 320, 16)
+        ]
+    # Adam turns rounding-level gradient differences into updates of up to ~1e-6 after
+    # 20 steps; the losses then agree to a few float32 roundings.
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
+
+
+def is_update(arguments):
+    """Whether ``tf.function``'s arguments are ``Autoencoder.apply_gradients``'s update."""
+    return bool(arguments) and "apply_gradients" in getattr(arguments[0], "__qualname__", "")
+
+
+def keras_update(optimizer, gradients, weights):
+    """The optimizer's update as Keras runs it, op by op in the step's graph."""
+    optimizer.apply_gradients(zip(gradients, weights, strict=True))
+
+
+@pytest.mark.parametrize("name", ["mmd", "aae"])
+def test_the_compiled_update_of_a_graph_step_gives_keras_updates(name, monkeypatch):
+    """Without XLA for the step, the optimizers' updates are XLA-compiled (the fast
+    path of large models, here of every size); 20 steps give the losses of Keras' own
+    updates within float32 rounding."""
+    compiled_updates = []
+    function = tf.function
+
+    def recording_function(*arguments, **options):
+        if options.get("jit_compile") and is_update(arguments):
+            compiled_updates.append(arguments)
+        return function(*arguments, **options)
+
+    monkeypatch.setattr(tf, "function", recording_function)
+    images = tiny_images(num_images=320)
+    losses, weights = {}, {}
+    for path in ("compiled update", "keras update"):
+        model = tiny_model(name, network="dcgan")
+        fix_random_numbers(model)
+        compile_model(model, jit_compile=False)
+        if path == "keras update":
+            model.apply_gradients = keras_update
+        else:
+            model.compiled_update_min_weights = 0
+        losses[path] = [
+            float(model.train_on_batch(images[start:start + 16], return_dict=True)["loss"])
+            for start in range(0, 320, 16)
+        ]
+        weights[path] = [np.array(weight) for weight in model.weights]
+    # The compiled path ran: an XLA function per optimizer when the step was traced.
+    assert len(compiled_updates) == (2 if name == "aae" else 1)
+    # Adam turns rounding-level differences of near-zero gradients into larger
+    # updates (see test_the_compiled_step_gives_the_plain_steps_losses).
+    np.testing.assert_allclose(losses["compiled update"], losses["keras update"], rtol=1e-5)
+    for compiled, plain in zip(weights["compiled update"], weights["keras update"],
+                               strict=True):
+        np.testing.assert_allclose(compiled, plain, atol=1e-5)
+    # Training happened: the losses moved.
+    assert losses["keras update"][-1] < losses["keras update"][0]
+
+
+def test_a_small_model_keeps_keras_update(monkeypatch):
+    """Below ``compiled_update_min_weights`` the update is not worth XLA's compilation."""
+    compiled = []
+    function = tf.function
+    monkeypatch.setattr(tf, "function", lambda *arguments, **options: (
+        compiled.append(arguments) if options.get("jit_compile") and is_update(arguments)
+        else None,
+        function(*arguments, **options))[1])
+    model = tiny_model("mmd")
+    model.compile(jit_compile=False)
+    assert sum(weight.shape.num_elements() for weight in model.autoencoder_weights) < (
+        model.compiled_update_min_weights)
+    model.train_on_batch(tiny_images()[:16])
+    assert compiled == []
