@@ -154,23 +154,13 @@ class Stein:
                                             **self.kernel_arguments)
 
 
-def _at_least_float32(values):
-    values = tf.convert_to_tensor(values)
-    if values.dtype in (tf.float16, tf.bfloat16):
-        return tf.cast(values, tf.float32)
-    return values
-
-
 def generator_loss(code_logits):
     """The non-saturating adversarial loss ``E softplus(-D(z))`` (Makhzani et al.)."""
-    # A half-precision discriminator's logits (mixed precision) are summed in float32.
-    code_logits = _at_least_float32(code_logits)
     return tf.reduce_mean(tf.nn.softplus(-code_logits))
 
 
 def discriminator_loss(prior_logits, code_logits):
     """``(loss, accuracy)`` of a discriminator telling prior draws (1) from codes (0)."""
-    prior_logits, code_logits = _at_least_float32(prior_logits), _at_least_float32(code_logits)
     loss = tf.reduce_mean(tf.nn.softplus(-prior_logits)) + tf.reduce_mean(
         tf.nn.softplus(code_logits)
     )

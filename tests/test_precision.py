@@ -150,9 +150,20 @@ def test_the_compiled_step_gives_the_plain_steps_losses(name):
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
 
 
-def is_update(arguments):
-    """Whether ``tf.function``'s arguments are ``Autoencoder.apply_gradients``'s update."""
-    return bool(arguments) and "apply_gradients" in getattr(arguments[0], "__qualname__", "")
+@pytest.fixture
+def compiled_updates(monkeypatch):
+    """The updates ``Autoencoder.apply_gradients`` hands to an XLA ``tf.function``."""
+    compiled = []
+    function = tf.function
+
+    def recording_function(*arguments, **options):
+        if (options.get("jit_compile") and arguments
+                and "apply_gradients" in getattr(arguments[0], "__qualname__", "")):
+            compiled.append(arguments[0])
+        return function(*arguments, **options)
+
+    monkeypatch.setattr(tf, "function", recording_function)
+    return compiled
 
 
 def keras_update(optimizer, gradients, weights):
@@ -161,19 +172,10 @@ def keras_update(optimizer, gradients, weights):
 
 
 @pytest.mark.parametrize("name", ["mmd", "aae"])
-def test_the_compiled_update_of_a_graph_step_gives_keras_updates(name, monkeypatch):
+def test_the_compiled_update_of_a_graph_step_gives_keras_updates(name, compiled_updates):
     """Without XLA for the step, the optimizers' updates are XLA-compiled (the fast
     path of large models, here of every size); 20 steps give the losses of Keras' own
     updates within float32 rounding."""
-    compiled_updates = []
-    function = tf.function
-
-    def recording_function(*arguments, **options):
-        if options.get("jit_compile") and is_update(arguments):
-            compiled_updates.append(arguments)
-        return function(*arguments, **options)
-
-    monkeypatch.setattr(tf, "function", recording_function)
     images = tiny_images(num_images=320)
     losses, weights = {}, {}
     for path in ("compiled update", "keras update"):
@@ -201,17 +203,11 @@ def test_the_compiled_update_of_a_graph_step_gives_keras_updates(name, monkeypat
     assert losses["keras update"][-1] < losses["keras update"][0]
 
 
-def test_a_small_model_keeps_keras_update(monkeypatch):
+def test_a_small_model_keeps_keras_update(compiled_updates):
     """Below ``compiled_update_min_weights`` the update is not worth XLA's compilation."""
-    compiled = []
-    function = tf.function
-    monkeypatch.setattr(tf, "function", lambda *arguments, **options: (
-        compiled.append(arguments) if options.get("jit_compile") and is_update(arguments)
-        else None,
-        function(*arguments, **options))[1])
     model = tiny_model("mmd")
     model.compile(jit_compile=False)
     assert sum(weight.shape.num_elements() for weight in model.autoencoder_weights) < (
         model.compiled_update_min_weights)
     model.train_on_batch(tiny_images()[:16])
-    assert compiled == []
+    assert compiled_updates == []

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mmdvae import checks, distribute, divergences, networks, schedules
-from mmdvae.models.base import Autoencoder
+from mmdvae.models.base import Autoencoder, full_precision
 
 
 def _missing_discriminator_optimizer():
@@ -123,12 +123,16 @@ class AAE(Autoencoder):
         codes = distribute.gather(codes)
         prior_z = self.prior_samples(tf.shape(codes)[0])
         return divergences.discriminator_loss(
-            self.discriminator(prior_z, training=training),
-            self.discriminator(codes, training=training),
+            self.code_logits(prior_z, training=training),
+            self.code_logits(codes, training=training),
         )
 
+    def code_logits(self, codes, training=False):
+        """The discriminator's logits, in float32 under a mixed-precision policy."""
+        return full_precision(self.discriminator(codes, training=training))
+
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
-        generator_loss = divergences.generator_loss(self.discriminator(z))
+        generator_loss = divergences.generator_loss(self.code_logits(z))
         terms = {"generator_loss": generator_loss}
         if not training:
             # In training, the discriminator's update reports its own terms.
