@@ -1,10 +1,15 @@
 """Tests of mmdvae.kernels against float64 NumPy references and the tutorial code."""
 
+import json
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import tiny_images, tiny_model
 
-from mmdvae import kernels
+import mmdvae
+from mmdvae import evaluation, kernels
 from mmdvae.kernels import (
     ESTIMATORS,
     KERNELS,
@@ -255,15 +260,24 @@ def test_tutorial_kernel_is_rbf_with_matching_bandwidth():
     )
 
 
-def test_get_kernel_accepts_callables():
-    def linear_kernel(x, y, factor=1.0):
-        return factor * tf.matmul(x, y, transpose_b=True)
+def test_kernel_subclasses_are_accepted():
+    class Linear(kernels.Kernel):
+        def __init__(self, factor=1.0):
+            self.factor = factor
 
-    assert get_kernel(linear_kernel) is linear_kernel
+        def __call__(self, x, y):
+            return self.factor * tf.matmul(x, y, transpose_b=True)
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+    linear = Linear()
+    assert get_kernel(linear) is linear
+    assert get_kernel(linear, factor=2.0) == Linear(2.0)
     x, y = make_samples(4, 5, 3, seed=1)
     # With a linear kernel the biased MMD is the squared distance of the means.
     expected = 2.0 * np.sum((x.mean(axis=0) - y.mean(axis=0)) ** 2)
-    actual = compute_mmd(*as_float32(x, y), kernel=linear_kernel, factor=2.0)
+    actual = compute_mmd(*as_float32(x, y), kernel=linear, factor=2.0)
     np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-5, atol=1e-6)
     assert KERNELS == ("tutorial", "rbf", "inverse_multiquadric")
     assert ESTIMATORS == ("biased", "unbiased")
@@ -517,3 +531,149 @@ def test_unbiased_needs_two_rows_at_run_time():
         tf.function(unbiased, input_signature=SPEC)(x, y)
     # XLA compiles the assertion to nothing; the documented result is NaN.
     assert np.isnan(tf.function(unbiased, input_signature=SPEC, jit_compile=True)(x, y))
+
+
+# === Kernel objects: configs, saved models, constructor checks ===
+
+KERNEL_OBJECTS = [
+    kernels.Tutorial(),
+    kernels.Tutorial(method="tiled"),
+    kernels.RBF(0.7),
+    kernels.RBF("median"),
+    kernels.InverseMultiquadric(),
+    kernels.InverseMultiquadric(scales=[0.5, 2.0], prior_variance=0.3),
+    kernels.InverseMultiquadric(scales=(1.0,), bandwidth="median"),
+]
+
+
+@pytest.mark.parametrize("kernel", KERNEL_OBJECTS, ids=repr)
+def test_kernel_objects_round_trip_through_their_config(kernel):
+    config = json.loads(json.dumps(kernel.get_config()))
+    rebuilt = type(kernel).from_config(config)
+    assert rebuilt == kernel and rebuilt is not kernel
+    serialized = json.loads(json.dumps(kernels.serialize(kernel)))
+    assert get_kernel(serialized) == kernel
+    x, y = make_samples(9, 7, 3, seed=31)
+    np.testing.assert_array_equal(rebuilt(x, y).numpy(), kernel(x, y).numpy())
+
+
+def test_names_are_shortcuts_for_the_kernel_objects():
+    assert get_kernel("tutorial") == kernels.Tutorial()
+    assert get_kernel("tutorial", method="tiled") == kernels.Tutorial("tiled")
+    assert get_kernel("rbf") == kernels.RBF(1.0)
+    assert get_kernel("rbf", bandwidth=np.float32(2.0)) == kernels.RBF(2.0)
+    assert get_kernel("inverse_multiquadric", prior_variance=2) == kernels.InverseMultiquadric(
+        prior_variance=2.0)
+    # A setting given as None is the kernel's own; settings replace an object's.
+    assert get_kernel("rbf", bandwidth=None) == kernels.RBF()
+    assert get_kernel(kernels.RBF(0.5), bandwidth="median") == kernels.RBF("median")
+    assert kernels.serialize("rbf") == "rbf"
+    x, y = make_samples(30, 20, 4, seed=32)
+    for estimator in ESTIMATORS:
+        np.testing.assert_array_equal(
+            compute_mmd(x, y, "rbf", estimator, bandwidth=0.9).numpy(),
+            compute_mmd(x, y, kernels.RBF(0.9), estimator).numpy())
+
+
+@pytest.mark.parametrize("kernel", [
+    kernels.InverseMultiquadric(scales=(0.5, 2.0), bandwidth=0.8), kernels.RBF("median")],
+    ids=repr)
+def test_kernel_objects_round_trip_through_a_saved_model(kernel, tmp_path):
+    model = tiny_model(mmdvae.MMDVAE, kernel=kernel, estimator="unbiased")
+    images = tiny_images(8)
+    model.predict(images, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.divergence.kernel == kernel
+    assert loaded.get_config()["kernel"] == model.get_config()["kernel"]
+    z = tf.constant(make_samples(16, 1, 3, seed=33)[0], tf.float32)
+    prior_z = tf.constant(make_samples(16, 1, 3, seed=34)[0], tf.float32)
+    np.testing.assert_array_equal(
+        compute_mmd(z, prior_z, loaded.divergence.kernel, "unbiased").numpy(),
+        compute_mmd(z, prior_z, kernel, "unbiased").numpy())
+
+
+@pytest.mark.parametrize("build, pattern", [
+    (lambda: kernels.RBF(0.0), r"`bandwidth` must be a number > 0; received bandwidth=0.0"),
+    (lambda: kernels.RBF(-1), r"`bandwidth` must be a number > 0; received bandwidth=-1"),
+    (lambda: kernels.RBF(float("inf")), r"`bandwidth`.*received bandwidth=inf"),
+    (lambda: kernels.RBF(None), r"`bandwidth` must be a number > 0; received bandwidth=None"),
+    (lambda: kernels.RBF(True), r"`bandwidth`.*received bandwidth=True"),
+    (lambda: kernels.RBF("Median"),
+     r"`bandwidth` must be a number > 0 or 'median'; received bandwidth='Median'"),
+    (lambda: kernels.Tutorial("fast"),
+     r"`method` must be one of \('matmul', 'tiled'\); received method='fast'"),
+    (lambda: kernels.InverseMultiquadric(scales=()), r"`scales`.*received scales=\(\)"),
+    (lambda: kernels.InverseMultiquadric(scales=[1.0, -2.0]),
+     r"`scales` must be a non-empty sequence of numbers > 0; received scales=\[1.0, -2.0\]"),
+    (lambda: kernels.InverseMultiquadric(scales=2.0), r"`scales`.*received scales=2.0"),
+    (lambda: kernels.InverseMultiquadric(prior_variance=0),
+     r"`prior_variance` must be a number > 0; received prior_variance=0"),
+    (lambda: kernels.InverseMultiquadric(bandwidth="mean"), r"received bandwidth='mean'"),
+    (lambda: kernels.InverseMultiquadric(prior_variance=2.0, bandwidth=1.0),
+     r"`prior_variance` and `bandwidth`.*exclusive.*prior_variance=2.0.*bandwidth=1.0"),
+])
+def test_bad_constructor_values_are_refused(build, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        build()
+
+
+def test_a_wrong_keyword_is_blamed_on_the_function():
+    x, y = make_samples(6, 5, 2, seed=35)
+    with pytest.raises(TypeError, match=r"full_data_mmd\(\) got an unexpected keyword "
+                                        r"argument 'chunk_size'"):
+        evaluation.full_data_mmd(x, y, chunk_size=400)
+    with pytest.raises(TypeError, match=r"mmd_test\(\) got an unexpected keyword argument"):
+        kernels.mmd_test(x, y, chunk_size=400)
+    # compute_mmd passes its other keywords to the kernel, which names what it takes.
+    with pytest.raises(ValueError, match=r"Unknown keyword argument\(s\) \['chunk_size'\] for "
+                                         r"kernel='tutorial'; it takes \['method'\]"):
+        compute_mmd(x, y, chunk_size=400)
+
+
+# === One MMD core: compute_mmd, full_data_mmd and mmd_test's statistic ===
+
+CORE_KERNELS = [
+    kernels.Tutorial(),
+    kernels.RBF(1.3),
+    kernels.RBF("median"),
+    kernels.InverseMultiquadric(prior_variance=0.5),
+    kernels.InverseMultiquadric(bandwidth="median"),
+]
+
+
+@pytest.mark.parametrize("kernel", CORE_KERNELS, ids=repr)
+def test_compute_mmd_full_data_mmd_and_mmd_test_agree(kernel):
+    x, y = make_samples(70, 45, 5, seed=36, shift=0.3)
+    for estimator in ESTIMATORS:
+        reference = float(compute_mmd(x, y, kernel, estimator))
+        assert reference > 1e-3
+        blockwise = float(compute_mmd(x, y, kernel, estimator, block_size=16))
+        full_data = evaluation.full_data_mmd(x, y, kernel, estimator, block_size=32)
+        test = kernels.mmd_test(x, y, kernel, estimator=estimator, num_permutations=20)
+        for value in (blockwise, full_data, test.statistic):
+            assert value == pytest.approx(reference, rel=1e-12)
+        # float32 samples: the same number to float32 rounding (eps = 1.2e-7).
+        single = compute_mmd(*as_float32(x, y), kernel, estimator)
+        assert single.dtype == tf.float32
+        assert float(single) == pytest.approx(reference, rel=1e-6)
+    resolved = kernel.resolved(tf.constant(x), tf.constant(y))
+    assert test.kernel == resolved
+    if kernel.get_config().get("bandwidth") == "median":
+        pooled = np.concatenate([x, y])
+        distances = np.sqrt(reference_squared_distances(pooled, pooled))
+        median = np.median(distances[np.triu_indices(len(pooled), 1)])
+        assert resolved.bandwidth == pytest.approx(median, rel=1e-13)
+
+
+def test_blockwise_core_compiles_with_unknown_sizes():
+    def blockwise(x, y):
+        return compute_mmd(x, y, kernels.RBF(1.1), "unbiased", block_size=8)
+
+    compiled = tf.function(blockwise, input_signature=SPEC, jit_compile=True)
+    for num_x, num_y in [(20, 13), (8, 30)]:
+        x, y = make_samples(num_x, num_y, 3, seed=num_x)
+        expected = reference_mmds(x, y, ("unbiased",), kernel="rbf", bandwidth=1.1)[0]
+        np.testing.assert_allclose(compiled(*as_float32(x, y)).numpy(), expected,
+                                   rtol=1e-4, atol=2e-6)
+        np.testing.assert_allclose(blockwise(x, y).numpy(), expected, rtol=1e-12)

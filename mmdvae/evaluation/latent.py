@@ -1,8 +1,8 @@
 """Measures of the codes: how far q(z) is from p(z), and what the codes hold.
 
 - ``full_data_mmd``: the MMD between the codes of a whole held-out set and as
-  many prior samples, one compiled loop over blocks of rows (memory
-  O(block_size^2)), summed in float64.
+  many prior samples, ``mmdvae.kernels.compute_mmd`` over blocks of rows
+  (memory O(block_size^2)), compiled, summed in float64.
 - ``log_det_covariance``: ``log det Cov[q(z)] / d``.
 - ``mutual_information``, ``active_units``: what a Gaussian encoder's codes
   carry about the images.
@@ -87,155 +87,59 @@ def prior_samples(model, num_samples: int, seed: int = 0) -> np.ndarray:
 def full_data_mmd(
     x,
     y,
-    kernel="tutorial",
+    kernel: str | kernels.Kernel = "tutorial",
     estimator: str = "biased",
     block_size: int = MMD_BLOCK_SIZE,
-    **kernel_kwargs,
+    bandwidth: float | str | None = None,
 ) -> float:
     """Squared MMD between two whole sample sets, block by block, summed in float64.
 
-    The estimators and kernels of ``mmdvae.kernels.compute_mmd`` (which it
-    equals), over sets too large for one kernel matrix:
+    ``mmdvae.kernels.compute_mmd`` (the package's one MMD) with ``block_size``,
+    on float64 samples, compiled by XLA once per shape and kernel:
 
     ```
     biased:   sum_ij k(x_i, x_j) / n^2 + sum_ij k(y_i, y_j) / m^2 - 2 sum_ij k(x_i, y_j) / (n m)
     unbiased: the within sums over i != j, divided by n (n - 1) and m (m - 1)
     ```
 
-    The rows of ``x`` and ``y`` are cut into blocks of ``block_size`` (the last
-    one padded and masked), and one XLA-compiled loop runs over the block pairs
-    on and above the diagonal, each a ``block_size x block_size`` kernel matrix
-    from float64 inputs; a block below the diagonal of a within-sample sum is the
-    transpose of one above and is counted twice. Memory stays O(block_size^2)
-    whatever ``n`` and ``m``; the loop is compiled once per power-of-two number of
-    blocks.
-
-    With ``bandwidth="median"`` one bandwidth serves every block: the median
-    distance between at most ``MEDIAN_ROWS`` rows of ``x`` and ``y`` pooled,
-    taken evenly (see ``mmdvae.kernels.median_bandwidth``).
+    Memory stays O(block_size^2) whatever ``n`` and ``m``. With
+    ``bandwidth="median"`` one bandwidth serves every block: the median distance
+    between at most ``MEDIAN_ROWS`` rows of ``x`` and ``y`` pooled, taken evenly
+    (``mmdvae.kernels.median_bandwidth`` with ``max_rows``).
 
     Args:
         x: ``[n, d]`` samples, e.g. the codes of a held-out set.
         y: ``[m, d]`` samples, e.g. as many prior samples.
-        kernel: a name in ``mmdvae.kernels.KERNELS`` or a callable kernel made of
-            TensorFlow operations that XLA compiles.
+        kernel: a name in ``mmdvae.kernels.KERNELS`` or a ``mmdvae.kernels.Kernel``
+            made of TensorFlow operations that XLA compiles.
         estimator: ``"biased"`` or ``"unbiased"``.
         block_size: rows per block.
-        **kernel_kwargs: passed to ``mmdvae.kernels.get_kernel``.
+        bandwidth: None (the kernel's own), a number > 0 or ``"median"``.
 
     Returns:
         The squared MMD as a Python float.
     """
-    kernels.get_kernel(kernel, **kernel_kwargs)
+    kernel = kernels.get_kernel(kernel, bandwidth=bandwidth)
     checks.check_choice("estimator", estimator, kernels.ESTIMATORS)
     block_size = checks.check_positive_int("block_size", block_size, maximum=2**14)
     unbiased = estimator == "unbiased"
     x = as_codes(x, "x", 2 if unbiased else 1)
     y = as_codes(y, "y", 2 if unbiased else 1)
     same_width("x", x, "y", y)
-    kernel_kwargs = _fixed_bandwidth(kernel_kwargs, x, y)
-
-    block_sums = _compiled_block_sums(kernel, _frozen(kernel_kwargs), unbiased)
-    within_x, within_y, cross = np.asarray(
-        block_sums(*_block_layout(x, y, block_size)), np.float64)
-    num_x, num_y = float(len(x)), float(len(y))
-    x_pairs = num_x * (num_x - 1.0) if unbiased else num_x * num_x
-    y_pairs = num_y * (num_y - 1.0) if unbiased else num_y * num_y
-    return float(within_x / x_pairs + within_y / y_pairs - 2.0 * cross / (num_x * num_y))
-
-
-def _fixed_bandwidth(kernel_kwargs: dict, x: np.ndarray, y: np.ndarray) -> dict:
-    """``bandwidth="median"`` replaced by one number for every block."""
-    bandwidth = kernel_kwargs.get("bandwidth")
-    if not (isinstance(bandwidth, str) and bandwidth == "median"):
-        return kernel_kwargs
-    pooled = np.concatenate([x, y])
-    if len(pooled) > MEDIAN_ROWS:
-        pooled = pooled[np.linspace(0, len(pooled) - 1, MEDIAN_ROWS).astype(np.int64)]
-    median = float(kernels.median_bandwidth(tf.constant(pooled)))
-    if not median > 0:
-        raise ValueError(
-            "The median heuristic gave bandwidth 0 (most pooled rows coincide); pass "
-            "a number as `bandwidth`."
-        )
-    return {**kernel_kwargs, "bandwidth": median}
-
-
-def _frozen(kernel_kwargs: dict) -> tuple:
-    """Hashable kernel arguments (a sequence of scales becomes a tuple)."""
-    return tuple(sorted(
-        (name, tuple(value) if isinstance(value, list | np.ndarray) else value)
-        for name, value in kernel_kwargs.items()
-    ))
-
-
-def _block_layout(x: np.ndarray, y: np.ndarray, block_size: int):
-    """Padded row blocks of ``x`` then ``y``, their row masks, the pairs to sum.
-
-    Each pair row is ``(first block, second block, sum, multiplicity)`` with sum
-    0 (x with x), 1 (y with y) or 2 (x with y). The arrays are padded to a
-    power-of-two number of blocks (with empty blocks and unused pair rows), so
-    that one compiled loop serves every size up to it; the fourth value returned
-    is the number of pairs to sum.
-    """
-
-    def padded(array):
-        num_blocks = -(-len(array) // block_size)
-        values = np.zeros((num_blocks * block_size, array.shape[1]))
-        values[: len(array)] = array
-        mask = np.zeros(num_blocks * block_size)
-        mask[: len(array)] = 1.0
-        return values.reshape(num_blocks, block_size, -1), mask.reshape(num_blocks, -1)
-
-    x_blocks, x_masks = padded(x)
-    y_blocks, y_masks = padded(y)
-    num_x_blocks = len(x_blocks)
-    total = num_x_blocks + len(y_blocks)
-    first, second = np.triu_indices(total)
-    first_in_x, second_in_x = first < num_x_blocks, second < num_x_blocks
-    which = np.where(first_in_x & second_in_x, 0, np.where(~first_in_x & ~second_in_x, 1, 2))
-    multiplicity = np.where((first != second) & (which != 2), 2, 1)
-    bucket = 1 << (total - 1).bit_length()
-    blocks = np.zeros((bucket, block_size, x.shape[1]))
-    blocks[:total] = np.concatenate([x_blocks, y_blocks])
-    masks = np.zeros((bucket, block_size))
-    masks[:total] = np.concatenate([x_masks, y_masks])
-    pairs = np.zeros((bucket * (bucket + 1) // 2, 4), np.int32)
-    pairs[: len(first)] = np.stack([first, second, which, multiplicity], axis=1)
-    return (tf.constant(blocks), tf.constant(masks), tf.constant(pairs),
-            tf.constant(len(first), tf.int32))
+    x, y = tf.constant(x), tf.constant(y)
+    kernel = kernel.resolved(x, y, max_rows=MEDIAN_ROWS)
+    return float(_compiled_mmd(kernel, estimator, block_size)(x, y))
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled_block_sums(kernel, frozen_kwargs: tuple, unbiased: bool):
-    """The loop over block pairs; returns ``[within x, within y, cross]`` sums.
+def _compiled_mmd(kernel: kernels.Kernel, estimator: str, block_size: int):
+    """``compute_mmd`` with ``block_size``, XLA-compiled, cached per kernel and estimator."""
 
-    One XLA-compiled ``tf.while_loop`` over the first ``num_pairs`` rows of
-    ``pairs`` (compiled once per power-of-two number of blocks and block shape),
-    cached per kernel and estimator.
-    """
-    kernel_function = kernels.get_kernel(kernel, **dict(frozen_kwargs))
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def mmd(x, y):
+        return kernels.compute_mmd(x, y, kernel, estimator, block_size=block_size)
 
-    @tf.function(jit_compile=True)
-    def block_sums(blocks, masks, pairs, num_pairs):
-        def body(index, sums):
-            first, second, which, multiplicity = tf.unstack(pairs[index])
-            matrix = kernel_function(blocks[first], blocks[second])
-            total = tf.reduce_sum(matrix * masks[first][:, tf.newaxis] * masks[second])
-            if unbiased:
-                # A block on the diagonal leaves out each row's kernel with itself.
-                trace = tf.reduce_sum(tf.linalg.diag_part(matrix) * masks[first])
-                total -= tf.where(tf.equal(first, second), trace, tf.zeros_like(trace))
-            weight = tf.cast(multiplicity, tf.float64) * tf.one_hot(which, 3, dtype=tf.float64)
-            return index + 1, sums + weight * total
-
-        _, sums = tf.while_loop(
-            lambda index, _: index < num_pairs, body,
-            (tf.constant(0), tf.zeros([3], tf.float64)),
-        )
-        return sums
-
-    return block_sums
+    return mmd
 
 
 # === Shape of q(z) ===
