@@ -1,9 +1,14 @@
 """Divergences between the encoder's codes and the prior, the parts models add up.
 
-- ``kl_divergence``: ``KL(q(z|x) || p(z))`` of each example (VAE, beta-VAE,
-  InfoVAE with ``alpha < 1``); closed form where tensorflow-probability has one
-  (a Gaussian encoder against the normal prior), a one-sample Monte Carlo
-  estimate otherwise.
+Each is a ``Divergence``: a ``name`` (its logged quantity), a
+``min_batch_size``, a ``get_config`` and one call,
+``divergence(z, z_mean, z_log_var, prior, prior_samples)``, that returns the
+batch's value; a model's ``regularizer`` weighs and adds them up.
+
+- ``KL``: the batch mean of ``kl_divergence``, ``KL(q(z|x) || p(z))`` of each
+  example (VAE, beta-VAE, InfoVAE with ``alpha < 1``); closed form where
+  tensorflow-probability has one (a Gaussian encoder against the normal prior),
+  a one-sample Monte Carlo estimate otherwise.
 - ``MMD``: the maximum mean discrepancy between a batch of codes and prior
   draws (MMD-VAE, VIMAE, InfoVAE), with its kernel, estimator and number of
   prior draws.
@@ -16,8 +21,18 @@
 them back as flat keyword arguments (``get_config``), so a model's config is
 its own arguments plus theirs. Under a ``tf.distribute`` strategy both are
 computed on the codes of the global batch (``mmdvae.distribute``).
+
+Example:
+
+```python
+divergence = mmdvae.divergences.get("mmd", kernel="rbf", bandwidth=1.0)
+value = divergence(z, None, None, model.prior, model.prior_samples)   # a scalar
+```
 """
 
+import inspect
+
+import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -49,13 +64,57 @@ def _is_standard_normal(prior) -> bool:
     return loc is not None and scale is not None and (loc == 0).all() and (scale == 1).all()
 
 
-def _kernel_arguments(kernel, bandwidth) -> dict:
-    arguments = {} if bandwidth is None else {"bandwidth": bandwidth}
-    kernels.get_kernel(kernel, **arguments)
-    return arguments
+class Divergence:
+    """Base class: a divergence of the codes ``z`` from the prior, one term of a loss.
+
+    Subclasses set ``name`` (the logged quantity) and implement ``__call__``;
+    ``get_config`` returns the constructor's keyword arguments.
+    """
+
+    name: str = ""
+    #: The smallest batch the divergence can be estimated on.
+    min_batch_size: int = 1
+    #: The ``mmdvae.kernels.Kernel`` of a kernel divergence (MMD, Stein), else None.
+    kernel = None
+
+    def __call__(self, z, z_mean, z_log_var, prior, prior_samples=None):
+        """The batch's divergence, a scalar.
+
+        Args:
+            z: the codes, ``[batch, latent_dim]``.
+            z_mean, z_log_var: the Gaussian posterior's parameters, ``None`` for a
+                deterministic encoder.
+            prior: the prior distribution.
+            prior_samples: ``prior_samples(num_samples)`` draws from the prior
+                with the model's seed.
+        """
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
 
 
-class MMD:
+@keras.saving.register_keras_serializable(package="mmdvae")
+class KL(Divergence):
+    """The batch mean of ``KL(q(z|x) || p(z))`` (``kl_divergence``); needs a Gaussian encoder."""
+
+    name = "kl_divergence"
+
+    def __call__(self, z, z_mean, z_log_var, prior, prior_samples=None):
+        # Weighted by the step's sample weights, over the global batch (`mmdvae.distribute`).
+        return distribute.example_mean(kl_divergence(z, z_mean, z_log_var, prior))
+
+
+@keras.saving.register_keras_serializable(package="mmdvae")
+class MMD(Divergence):
     """The MMD between a batch of codes and as many (or ``num_prior_samples``) prior draws.
 
     ```
@@ -65,8 +124,10 @@ class MMD:
     See ``mmdvae.kernels.compute_mmd`` (Zhao, Song and Ermon, InfoVAE tutorial).
 
     Args:
-        kernel: a name in ``mmdvae.kernels.KERNELS``. Defaults to the tutorial's.
-        bandwidth: the kernel's bandwidth, where it takes one.
+        kernel: a name in ``mmdvae.kernels.KERNELS`` or a ``mmdvae.kernels.Kernel``
+            (its ``kernel`` attribute is the ``Kernel``). Defaults to the tutorial's.
+        bandwidth: the kernel's bandwidth, where it takes one (replacing a
+            ``Kernel``'s own).
         estimator: ``"biased"`` (the tutorial's) or ``"unbiased"``.
         num_prior_samples: prior draws per step; ``None`` means the batch size.
     """
@@ -75,8 +136,8 @@ class MMD:
 
     def __init__(self, kernel="tutorial", bandwidth=None, estimator="biased",
                  num_prior_samples=None):
-        self.kernel_arguments = _kernel_arguments(kernel, bandwidth)
-        self.kernel = kernel
+        self.kernel = kernels.get_kernel(kernel, bandwidth=bandwidth)
+        self.kernel_argument = kernels.serialize(kernel)
         self.bandwidth = bandwidth
         self.estimator = checks.check_choice("estimator", estimator, kernels.ESTIMATORS)
         if num_prior_samples is not None:
@@ -92,10 +153,10 @@ class MMD:
         return 2 if self.estimator == "unbiased" else 1
 
     def get_config(self) -> dict:
-        return {"kernel": self.kernel, "bandwidth": self.bandwidth,
+        return {"kernel": self.kernel_argument, "bandwidth": self.bandwidth,
                 "estimator": self.estimator, "num_prior_samples": self.num_prior_samples}
 
-    def __call__(self, z, prior, prior_samples):
+    def __call__(self, z, z_mean, z_log_var, prior, prior_samples=None):
         """The MMD between ``z`` and ``prior_samples(num_samples)``, draws of ``prior``.
 
         Under a ``tf.distribute`` strategy ``z`` is the replica's share: the
@@ -105,12 +166,11 @@ class MMD:
         z = distribute.gather(z)
         num_samples = self.num_prior_samples or tf.shape(z)[0]
         prior_z = tf.cast(prior_samples(num_samples), z.dtype)
-        return kernels.compute_mmd(
-            z, prior_z, kernel=self.kernel, estimator=self.estimator, **self.kernel_arguments
-        )
+        return kernels.compute_mmd(z, prior_z, self.kernel, self.estimator)
 
 
-class Stein:
+@keras.saving.register_keras_serializable(package="mmdvae")
+class Stein(Divergence):
     """The appendix-B surrogate of ``KL(q(z) || p(z))`` (Zhao, Song and Ermon).
 
     ```
@@ -123,22 +183,23 @@ class Stein:
     only the prior's score ``grad log p(z)``, no prior draws.
 
     Args:
-        kernel: a name in ``mmdvae.kernels.KERNELS``. Defaults to the tutorial's.
-        bandwidth: the kernel's bandwidth, where it takes one.
+        kernel: a name in ``mmdvae.kernels.KERNELS`` or a ``mmdvae.kernels.Kernel``
+            (its ``kernel`` attribute is the ``Kernel``). Defaults to the tutorial's.
+        bandwidth: the kernel's bandwidth, where it takes one (replacing a
+            ``Kernel``'s own).
     """
 
     name = "stein_surrogate"
-    min_batch_size = 1
 
     def __init__(self, kernel="tutorial", bandwidth=None):
-        self.kernel_arguments = _kernel_arguments(kernel, bandwidth)
-        self.kernel = kernel
+        self.kernel = kernels.get_kernel(kernel, bandwidth=bandwidth)
+        self.kernel_argument = kernels.serialize(kernel)
         self.bandwidth = bandwidth
 
     def get_config(self) -> dict:
-        return {"kernel": self.kernel, "bandwidth": self.bandwidth}
+        return {"kernel": self.kernel_argument, "bandwidth": self.bandwidth}
 
-    def __call__(self, z, prior, prior_samples=None):
+    def __call__(self, z, z_mean, z_log_var, prior, prior_samples=None):
         """The surrogate at the codes ``z``; it draws no random numbers.
 
         Under a ``tf.distribute`` strategy it is computed on the codes of the
@@ -150,8 +211,39 @@ class Stein:
             tape.watch(codes)
             log_prob = tf.reduce_sum(prior.log_prob(codes))
         scores = tape.gradient(log_prob, codes)
-        return kernels.stein_surrogate_loss(z, scores, kernel=self.kernel,
-                                            **self.kernel_arguments)
+        return kernels.stein_surrogate_loss(z, scores, self.kernel)
+
+
+#: Divergences a model takes by name (``InfoVAE(divergence=...)``).
+NAMED = {"mmd": MMD, "stein": Stein}
+
+
+def get(divergence, **settings) -> Divergence:
+    """The divergence named ``divergence`` built with ``settings``, or ``divergence`` itself.
+
+    Args:
+        divergence: a name in ``NAMED``, a ``Divergence``, or the dict
+            ``serialize`` returns for one.
+        **settings: the named divergence's arguments (``kernel``, ``bandwidth``,
+            ...); those it does not take are left out (``Stein`` takes no
+            ``estimator``).
+    """
+    if isinstance(divergence, dict):
+        divergence = keras.saving.deserialize_keras_object(divergence)
+    if isinstance(divergence, Divergence):
+        return divergence
+    checks.check_choice("divergence", divergence, tuple(NAMED))
+    divergence_class = NAMED[divergence]
+    taken = inspect.signature(divergence_class).parameters
+    return divergence_class(**{name: value for name, value in settings.items() if name in taken})
+
+
+def serialize(divergence: Divergence):
+    """``{"divergence": name, **settings}`` for a named divergence, else its Keras serialisation."""
+    for name, divergence_class in NAMED.items():
+        if type(divergence) is divergence_class:
+            return {"divergence": name, **divergence.get_config()}
+    return {"divergence": keras.saving.serialize_keras_object(divergence)}
 
 
 def generator_loss(code_logits):

@@ -5,9 +5,14 @@ Each one knows
 
 - ``output_channels(data_channels)``: how many decoder values it needs per
   example channel (two for a Gaussian with a learned standard deviation);
+- ``parameter_shape(data_shape)``: the shape of the decoder's output for one
+  example (the data's, with ``values_per_channel`` values per channel);
 - ``negative_log_likelihood(data, outputs)``: the reconstruction term of each
   example (its reduction over pixels is part of the likelihood: a mean for
   ``"mse"``, a sum for the others, in nats per example);
+- ``log_likelihood(data, outputs, variance=None)``: ``log p(x|z)`` of each
+  example in nats, for evaluation; a likelihood that is a Gaussian only up to
+  scale (``"mse"``, ``needs_variance``) needs the decoder ``variance`` assumed;
 - ``mean(outputs)``: the image it shows (probabilities or means);
 - ``sample(outputs, noise)``: draws ``x ~ p(x|z)`` from standard normal
   ``noise`` of the data's shape (reparameterised where the likelihood allows it);
@@ -53,14 +58,36 @@ class Likelihood:
     value_range: tuple | None = (0.0, 1.0)
     #: Whether ``sample`` is differentiable in the decoder's outputs.
     reparameterized: bool = False
+    #: Whether ``log_likelihood`` in nats needs an assumed decoder variance.
+    needs_variance: bool = False
 
     def output_channels(self, data_channels: int) -> int:
         """Decoder output channels for data with ``data_channels`` channels."""
         return data_channels * self.values_per_channel
 
+    def parameter_shape(self, data_shape) -> tuple:
+        """The decoder's output shape for one example of shape ``data_shape``."""
+        data_shape = tuple(data_shape)
+        return (*data_shape[:-1], self.output_channels(data_shape[-1]))
+
     def negative_log_likelihood(self, data, outputs):
         """``-log p(x|z)`` of each example, shape ``[batch]``."""
         raise NotImplementedError
+
+    def check_variance(self, variance) -> float | None:
+        """``variance`` as a float > 0 when ``needs_variance``; refused otherwise."""
+        if variance is not None:
+            raise ValueError(
+                f"Argument `mse_variance` applies to the 'mse' likelihood only, which has "
+                f"no variance of its own; received mse_variance={variance!r} for the "
+                f"likelihood {self.name!r}."
+            )
+        return None
+
+    def log_likelihood(self, data, outputs, variance=None):
+        """``log p(x|z)`` of each example in nats, shape ``[batch]``."""
+        self.check_variance(variance)
+        return -self.negative_log_likelihood(data, outputs)
 
     def mean(self, outputs):
         """The image the likelihood shows: probabilities or means."""
@@ -103,12 +130,37 @@ class MeanSquaredError(Likelihood):
 
     A Gaussian with a fixed variance, up to scale and constant (Zhao, Song and
     Ermon, the MMD-VAE tutorial). It has no variance, so its sample is its mean.
+    Training uses the averaged error above; ``log_likelihood`` is the Gaussian's
+    of an assumed variance ``v`` over the ``D`` values of an example, in nats:
+
+    ```
+    log p(x|z) = -||x - sigmoid(outputs)||^2 / (2 v) - D log(2 pi v) / 2
+    ```
     """
 
     name = "mse"
+    needs_variance = True
 
     def negative_log_likelihood(self, data, outputs):
         return losses.mean_squared_error(data, tf.sigmoid(outputs))
+
+    def check_variance(self, variance) -> float:
+        if variance is None:
+            raise ValueError(
+                "The model's likelihood='mse' is no likelihood; pass `mse_variance` (the "
+                "fixed variance of an assumed Gaussian decoder) to "
+                "estimate log p(x), or use a model with likelihood='bernoulli' or "
+                "'gaussian'; received mse_variance=None."
+            )
+        return checks.check_number("mse_variance", variance, minimum=0.0, strict_minimum=True)
+
+    def log_likelihood(self, data, outputs, variance=None):
+        variance = self.check_variance(variance)
+        size = math.prod(data.shape[1:])
+        # The loss averages the squared error over the `size` values.
+        squared_error = self.negative_log_likelihood(data, outputs) * size
+        return -squared_error / (2.0 * variance) - 0.5 * size * math.log(
+            2.0 * math.pi * variance)
 
     def mean(self, outputs):
         return tf.sigmoid(outputs)
@@ -153,30 +205,33 @@ class Gaussian(Likelihood):
     InfoVAE authors' evaluation script. ``bounded=False``
     (``"unbounded_gaussian"``): ``mean`` is the raw output and
     ``std = 0.005 + softplus(.)``, for data of any range (standardise it first
-    for a well-scaled std).
+    for a well-scaled std). ``min_std`` replaces the floor 0.005 (0: none); the
+    floor bounds ``log p(x|z)`` per value by ``-log(min_std) - log(2 pi) / 2``.
 
     Args:
         bounded: mean in [0, 1] (``True``, default) or any real value.
+        min_std: the floor of the standard deviation (>= 0). Defaults to 0.005.
     """
 
     values_per_channel = 2
     reparameterized = True
 
-    def __init__(self, bounded: bool = True):
+    def __init__(self, bounded: bool = True, min_std: float = losses.MIN_DECODER_STD):
         if not isinstance(bounded, bool):
             raise TypeError(f"Argument `bounded` must be a bool; received bounded={bounded!r}.")
         self.bounded = bounded
+        self.min_std = checks.check_number("min_std", min_std, minimum=0.0, maximum=1.0)
         self.name = "gaussian" if bounded else "unbounded_gaussian"
         self.value_range = (0.0, 1.0) if bounded else None
 
     def get_config(self):
-        return {"bounded": self.bounded}
+        return {"bounded": self.bounded, "min_std": self.min_std}
 
     def mean_and_std(self, outputs):
         mean, std_outputs = tf.split(outputs, 2, axis=-1)
         if self.bounded:
-            return tf.sigmoid(mean), tf.maximum(tf.sigmoid(std_outputs), losses.MIN_DECODER_STD)
-        return mean, losses.MIN_DECODER_STD + tf.nn.softplus(std_outputs)
+            return tf.sigmoid(mean), tf.maximum(tf.sigmoid(std_outputs), self.min_std)
+        return mean, self.min_std + tf.nn.softplus(std_outputs)
 
     def negative_log_likelihood(self, data, outputs):
         mean, std = self.mean_and_std(outputs)

@@ -157,7 +157,7 @@ def test_info_vae_stein_term_uses_the_prior_score(tiny_images):
     assert [m.name for m in model.metrics][-2:] == ["kl_divergence", "stein_surrogate"]
     z = tf.Variable(np.random.default_rng(7).normal(size=(6, 3)).astype("float32"))
     with tf.GradientTape() as tape:
-        loss = model.divergence(z, model.prior)
+        loss = model.divergence(z, None, None, model.prior)
     logistic_score = -np.tanh(z.numpy().astype("float64") / 2.0)  # d/dz log(sigmoid(z) sigmoid(-z))
     expected = numpy_stein_gradient(z.numpy().astype("float64"), logistic_score)
     np.testing.assert_allclose(tape.gradient(loss, z), -expected / 6, rtol=1e-5, atol=1e-7)

@@ -18,11 +18,16 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from mmdvae import checks, likelihoods
+from mmdvae import checks
 from mmdvae.evaluation._arrays import as_images, require_gaussian_encoder
 from mmdvae.evaluation.latent import _gaussian_log_density, posterior_parameters, prior_samples
+from mmdvae.models.base import full_precision
 
 PROPOSALS = ("posterior", "prior")
+
+#: Most memory an estimate may hold (its importance weights and draws); a larger
+#: ``num_samples`` is refused before any work, with the estimate.
+MAX_LOG_LIKELIHOOD_BYTES = 2 * 2**30
 
 
 @dataclasses.dataclass
@@ -63,54 +68,27 @@ class LogLikelihood:
 
 
 def is_mean_squared_error(model) -> bool:
-    """Whether the model's likelihood is the ``"mse"`` loss, which is no likelihood."""
-    return isinstance(model.likelihood, likelihoods.MeanSquaredError)
+    """Whether the model's likelihood needs an assumed variance (``"mse"``) for ``log p(x|z)``."""
+    return model.likelihood.needs_variance
 
 
 def check_mse_variance(model, mse_variance) -> float | None:
     """``mse_variance`` as a float > 0 for an ``"mse"`` model, ``None`` otherwise.
 
     An ``"mse"`` model needs it to have a likelihood; any other model refuses it
-    (its likelihood has its own variance).
+    (its likelihood has its own variance). See ``Likelihood.check_variance``.
     """
-    if not is_mean_squared_error(model):
-        if mse_variance is not None:
-            raise ValueError(
-                f"Argument `mse_variance` applies to models with the 'mse' likelihood "
-                f"only; received mse_variance={mse_variance!r} for a "
-                f"{type(model).__name__} whose likelihood is {model.likelihood.name!r}."
-            )
-        return None
-    if mse_variance is None:
-        raise ValueError(
-            "The model's likelihood='mse' is no likelihood; pass `mse_variance` (the "
-            "fixed variance of an assumed Gaussian decoder) to estimate log p(x), or "
-            "use a model with likelihood='bernoulli' or 'gaussian'; received "
-            "mse_variance=None."
-        )
-    return checks.check_number("mse_variance", mse_variance, minimum=0.0, strict_minimum=True)
+    return model.likelihood.check_variance(mse_variance)
 
 
 def decoder_log_likelihood(model, images, outputs, mse_variance: float | None = None):
     """``log p(x|z)`` of each row of ``images`` given the decoder's outputs for ``z``.
 
-    ``outputs = model.decoder(z)``; the value is
-    ``-model.likelihood.negative_log_likelihood(images, outputs)``. The ``"mse"``
-    loss is no likelihood; ``mse_variance`` makes it one by assuming a Gaussian
-    of that fixed variance ``v`` around the decoded image, over ``D`` pixels:
-
-    ```
-    log p(x|z) = -||x - decode(z)||^2 / (2 v) - D log(2 pi v) / 2
-    ```
+    ``outputs = model.decoder(z)``; the value is the likelihood's
+    ``log_likelihood``: ``-negative_log_likelihood`` in nats, or for ``"mse"``
+    the Gaussian of the fixed variance ``mse_variance``.
     """
-    negative_log_likelihood = model.likelihood.negative_log_likelihood(images, outputs)
-    if not is_mean_squared_error(model):
-        return -negative_log_likelihood
-    size = math.prod(model.image_shape)
-    # The "mse" likelihood averages the squared error over the D pixels.
-    squared_error = negative_log_likelihood * size
-    return -squared_error / (2.0 * mse_variance) - 0.5 * size * math.log(
-        2.0 * math.pi * mse_variance)
+    return model.likelihood.log_likelihood(images, outputs, variance=mse_variance)
 
 
 def _log_mean_exp_and_error(log_weights: np.ndarray):
@@ -124,6 +102,39 @@ def _log_mean_exp_and_error(log_weights: np.ndarray):
     # Relative variance of the weights: K sum(w^2) / sum(w)^2 - 1.
     relative_variance = np.maximum(num_samples * second / np.square(first) - 1.0, 0.0)
     return estimate, np.sqrt(relative_variance / num_samples)
+
+
+def log_likelihood_bytes(num_images: int, num_samples: int, latent_dim: int,
+                         proposal: str = "posterior", batch_size: int = 2000) -> int:
+    """Bytes ``log_likelihood`` holds at most: its float64 weights and draws.
+
+    The ``[n, K]`` log-weights (twice for the prior proposal's error), and the
+    draws of ``q(z|x)`` for the images of one decoder batch (posterior) or the
+    ``K`` prior draws (prior), with their temporaries.
+    """
+    if proposal == "prior":
+        return 8 * (2 * num_images * num_samples + 2 * num_samples * latent_dim)
+    rows = min(num_images, max(1, batch_size // num_samples))
+    return 8 * (num_images * num_samples + 3 * rows * num_samples * (latent_dim + 1))
+
+
+def check_log_likelihood_size(model, num_images: int, num_samples: int,
+                              proposal: str = "posterior", batch_size: int = 2000,
+                              argument: str = "num_samples") -> None:
+    """Refuses a ``log_likelihood`` whose memory exceeds ``MAX_LOG_LIKELIHOOD_BYTES``."""
+    size = log_likelihood_bytes(num_images, num_samples, model.latent_dim, proposal, batch_size)
+    if size <= MAX_LOG_LIKELIHOOD_BYTES:
+        return
+    # Bytes per sample once the samples of one image fill a decoder batch.
+    per_sample = log_likelihood_bytes(num_images, 1, model.latent_dim, proposal, batch_size=1)
+    fits = MAX_LOG_LIKELIHOOD_BYTES // per_sample
+    raise ValueError(
+        f"Argument `{argument}` is too large: the {proposal}-proposal log-likelihood of "
+        f"{num_images} images with {argument}={num_samples} would hold about "
+        f"{size / 2**30:,.1f} GiB of importance weights and draws, more than "
+        f"MAX_LOG_LIKELIHOOD_BYTES={MAX_LOG_LIKELIHOOD_BYTES / 2**30:g} GiB; use at most "
+        f"about {fits:,} samples for {num_images} images, or fewer images per call."
+    )
 
 
 def log_likelihood(
@@ -177,6 +188,7 @@ def log_likelihood(
         require_gaussian_encoder(model, "log_likelihood(proposal='posterior')")
     mse_variance = check_mse_variance(model, mse_variance)
     images = as_images(model, images)
+    check_log_likelihood_size(model, len(images), num_samples, proposal, batch_size)
     if proposal == "prior":
         return _prior_log_likelihood(model, images, num_samples, seed, batch_size,
                                      mse_variance)
@@ -192,7 +204,7 @@ def _posterior_log_likelihood(model, images, num_samples, seed, batch_size, mse_
         # images [b, *image_shape], z [b, k, d]: log p(x_i|z_ik) and log p(z_ik).
         num_images, count = tf.shape(z)[0], tf.shape(z)[1]
         codes = tf.reshape(z, [num_images * count, model.latent_dim])
-        outputs = model.decoder(codes, training=False)
+        outputs = full_precision(model.decoder(codes, training=False))
         log_decoder = decoder_log_likelihood(
             model, tf.repeat(images, count, axis=0), outputs, mse_variance)
         log_prior = model.prior.log_prob(codes)
@@ -250,7 +262,7 @@ def _prior_log_likelihood(model, images, num_samples, seed, batch_size, mse_vari
     samples = prior_samples(model, num_samples, seed).astype(np.float32)
     for start in range(0, num_samples, samples_per_call):
         columns = slice(start, start + samples_per_call)
-        outputs = model.decoder(tf.constant(samples[columns]), training=False)
+        outputs = full_precision(model.decoder(tf.constant(samples[columns]), training=False))
         for first in range(0, len(images), images_per_call):
             rows = slice(first, first + images_per_call)
             log_weights[rows, columns] = np.asarray(
@@ -287,7 +299,8 @@ def reconstruction_error(model, images, batch_size: int = 500) -> dict:
     squared, own = 0.0, 0.0
     for start in range(0, len(images), batch_size):
         batch = tf.constant(images[start : start + batch_size])
-        outputs = model.decoder(codes[start : start + batch_size], training=False)
+        outputs = full_precision(model.decoder(codes[start : start + batch_size],
+                                               training=False))
         squared += float(tf.reduce_sum(tf.cast(
             tf.square(model.likelihood.mean(outputs) - batch), tf.float64)))
         own += float(tf.reduce_sum(tf.cast(

@@ -68,8 +68,7 @@ class EvaluationInputs:
     num_labelled: tuple
     latent_classifier: str
     corruptions: tuple
-    kernel: object
-    kernel_arguments: dict
+    kernel: kernels.Kernel
     mse_variance: float | None
     mmd_test_samples: int
     num_permutations: int
@@ -123,8 +122,7 @@ def _describe_log_likelihood(value: dict) -> str:
 
 
 def _mmd(inputs: EvaluationInputs) -> float:
-    return latent.full_data_mmd(inputs.codes, inputs.prior_codes, inputs.kernel,
-                                **inputs.kernel_arguments)
+    return latent.full_data_mmd(inputs.codes, inputs.prior_codes, inputs.kernel)
 
 
 def _mmd_test(inputs: EvaluationInputs) -> dict:
@@ -133,11 +131,9 @@ def _mmd_test(inputs: EvaluationInputs) -> dict:
         chosen = np.random.default_rng(inputs.seed).choice(
             len(codes), inputs.mmd_test_samples, replace=False)
         codes, prior_codes = codes[chosen], prior_codes[: inputs.mmd_test_samples]
-    arguments = dict(inputs.kernel_arguments)
     result = kernels.mmd_test(
-        codes, prior_codes, kernel=inputs.kernel, bandwidth=arguments.pop("bandwidth", None),
-        estimator="unbiased", num_permutations=inputs.num_permutations, seed=inputs.seed,
-        **arguments)
+        codes, prior_codes, kernel=inputs.kernel, estimator="unbiased",
+        num_permutations=inputs.num_permutations, seed=inputs.seed)
     return {
         "statistic": float(result.statistic),
         "p_value": float(result.p_value),
@@ -229,10 +225,9 @@ def unavailable_reason(model, metric: str, has_labels: bool = True,
     if measure.needs_gaussian_encoder and model.encoder_type != "gaussian":
         return (f"{metric} needs a Gaussian encoder; the model has "
                 f"encoder_type={model.encoder_type!r}")
-    if (measure.needs_likelihood and likelihood.is_mean_squared_error(model)
-            and mse_variance is None):
-        return (f"{metric} needs a likelihood; the model's likelihood='mse' is none "
-                "unless an mse_variance is given")
+    if measure.needs_likelihood and model.likelihood.needs_variance and mse_variance is None:
+        return (f"{metric} needs a likelihood; the model's likelihood="
+                f"{model.likelihood.name!r} is none unless an mse_variance is given")
     if measure.needs_labels and not has_labels:
         return f"{metric} needs class labels, and the dataset has none"
     if measure.needs_image_classifier and not has_image_classifier:
@@ -274,29 +269,11 @@ def select_metrics(model, metrics=None, has_labels: bool = True,
     return list(dict.fromkeys(metrics)), {}
 
 
-def model_kernel(model) -> tuple:
-    """``(kernel, kernel_arguments)`` of the model's MMD (or Stein) part, else the tutorial's."""
-    part = getattr(model, "mmd", None) or getattr(model, "divergence", None)
-    if part is not None and hasattr(part, "kernel"):
-        return part.kernel, dict(getattr(part, "kernel_arguments", {}))
-    return "tutorial", {}
-
-
-def _kernel_settings(model, kernel, bandwidth) -> tuple:
-    if kernel is None:
-        kernel, arguments = model_kernel(model)
-    else:
-        arguments = {}
-    if bandwidth is not None:
-        arguments["bandwidth"] = bandwidth
-    kernels.get_kernel(kernel, **arguments)
-    return kernel, arguments
-
-
-def _kernel_text(kernel, arguments: dict) -> str:
-    name = kernel if isinstance(kernel, str) else getattr(kernel, "__name__", repr(kernel))
-    settings = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
-    return f"{name}({settings})"
+def model_kernel(model) -> kernels.Kernel:
+    """The kernel of the model's divergence (MMD or Stein), else the tutorial's."""
+    if model.divergence is None or model.divergence.kernel is None:
+        return kernels.Tutorial()
+    return model.divergence.kernel
 
 
 def _check_corruptions(corruptions) -> tuple:
@@ -365,8 +342,8 @@ def evaluate(
         latent_classifier: one of ``CLASSIFIERS``.
         corruptions: ``(corruption, level)`` pairs for the latent accuracy.
         kernel: the kernel of ``mmd`` and ``mmd_test``: a name in
-            ``mmdvae.kernels.KERNELS``, or ``None`` (default) for the model's own
-            (its MMD part's kernel and bandwidth), else the tutorial kernel.
+            ``mmdvae.kernels.KERNELS``, a ``mmdvae.kernels.Kernel``, or ``None``
+            (default) for the model's own (``model_kernel``).
         bandwidth: the kernel's bandwidth (a number or ``"median"``), replacing
             the model's; ``None`` keeps it.
         mse_variance: the assumed decoder variance of an ``"mse"`` model, see
@@ -396,7 +373,8 @@ def evaluate(
                          for size in check_sequence_of_sizes("num_labelled", num_labelled))
     checks.check_choice("latent_classifier", latent_classifier, latent.CLASSIFIERS)
     corruptions = _check_corruptions(corruptions)
-    kernel, kernel_arguments = _kernel_settings(model, kernel, bandwidth)
+    kernel = kernels.get_kernel(model_kernel(model) if kernel is None else kernel,
+                                bandwidth=bandwidth)
     if mse_variance is not None:
         mse_variance = likelihood.check_mse_variance(model, mse_variance)
     chosen, skipped = select_metrics(
@@ -406,6 +384,18 @@ def evaluate(
     test_images = as_images(model, test_images, "test_images")
     if test_labels is not None:
         test_labels = as_labels(test_labels, len(test_images), "test_labels")
+    log_likelihood_images = min(sizes["log_likelihood_images"], len(test_images))
+    for metric, argument, proposal in (
+            ("log_likelihood", "importance_samples", "posterior"),
+            ("prior_log_likelihood", "prior_proposal_samples", "prior")):
+        if metric in chosen:
+            likelihood.check_log_likelihood_size(model, log_likelihood_images, sizes[argument],
+                                                 proposal, argument=argument)
+    if {"class_cross_entropy", "classifier_frechet_distance"} & set(chosen):
+        generated.check_generated_size(model, sizes["num_generated"], "num_generated")
+    if "mmd_test" in chosen:
+        kernels.check_mmd_test_size(min(mmd_test_samples, len(test_images)) * 2,
+                                    sizes["num_permutations"])
     spread = {"mmd_test", "log_det_covariance", "active_units"} & set(chosen)
     if spread and len(test_images) < 2:
         raise ValueError(
@@ -424,7 +414,7 @@ def evaluate(
     inputs = EvaluationInputs(
         model, test_images, test_labels, train_images, train_labels, image_classifier,
         num_labelled=num_labelled, latent_classifier=latent_classifier,
-        corruptions=corruptions, kernel=kernel, kernel_arguments=kernel_arguments,
+        corruptions=corruptions, kernel=kernel,
         mse_variance=mse_variance, mmd_test_samples=mmd_test_samples, seed=seed, **sizes)
 
     # === The measures ===
@@ -438,7 +428,7 @@ def evaluate(
         results["log_likelihood_compute_ratio"] = _compute_ratio(
             results["log_likelihood"], results["prior_log_likelihood"])
     if {"mmd", "mmd_test"} & set(results):
-        results["mmd_kernel"] = _kernel_text(kernel, kernel_arguments)
+        results["mmd_kernel"] = repr(kernel)
     results["skipped"] = skipped
     results["seconds"] = seconds
     results["summary"] = summary

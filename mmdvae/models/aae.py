@@ -132,7 +132,8 @@ class AAE(Autoencoder):
         return full_precision(self.discriminator(codes, training=training))
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
-        generator_loss = divergences.generator_loss(self.code_logits(z))
+        # On the codes of the global batch under a strategy (`mmdvae.distribute`).
+        generator_loss = divergences.generator_loss(self.code_logits(distribute.gather(z)))
         terms = {"generator_loss": generator_loss}
         if not training:
             # In training, the discriminator's update reports its own terms.

@@ -36,6 +36,9 @@ MAX_LATENT_DIM = 65_536
 #: Images per batch of ``encode``/``decode`` on large arrays.
 ENCODE_BATCH_SIZE = 500
 
+#: Most images one call of ``sample`` draws.
+MAX_SAMPLES = 10**7
+
 _SEED_STATE_KEY = "seed_generator_state"
 
 
@@ -101,9 +104,12 @@ class Autoencoder(keras.Model):
     Args:
         latent_dim: size of the latent code.
         image_shape: shape of one example. Defaults to ``(28, 28, 1)``;
-            ``(n,)`` for vector data with the ``"mlp"`` network.
-        network: encoder/decoder architecture, one of ``mmdvae.networks.NETWORKS``.
-            Defaults to ``"dcgan"`` (the InfoVAE authors' networks).
+            ``(n,)`` for vector data with the ``"mlp"`` network, ``(length,
+            channels)`` for signals with networks of one's own.
+        network: the built-in architecture of the encoder and decoder not
+            given as ``encoder``/``decoder``, one of ``mmdvae.networks.NETWORKS``.
+            Defaults to ``"dcgan"`` (the InfoVAE authors' networks); ``None``
+            when both are given.
         encoder_type: ``"deterministic"`` (``z = f(x)``) or ``"gaussian"`` (mean
             and log-variance, sampled by reparameterisation); ``None`` takes the
             model's default, the first of its ``encoder_types``.
@@ -112,6 +118,28 @@ class Autoencoder(keras.Model):
         prior: name in ``mmdvae.priors.PRIORS`` or a tensorflow-probability
             distribution with event shape ``[latent_dim]``.
         seed: integer seed of the model's random numbers (``None``: random).
+        encoder: a Keras model (functional, sequential or subclassed) from
+            images of ``image_shape`` to the code: ``(batch, latent_dim)`` for a
+            deterministic encoder; a ``(z_mean, z_log_var)`` pair of that shape or
+            one ``(batch, 2 * latent_dim)`` tensor for a Gaussian one. ``None``
+            (default) builds ``network``'s.
+        decoder: a Keras model from codes ``(batch, latent_dim)`` to the
+            likelihood's parameters, ``(batch, *likelihood.parameter_shape(image_shape))``
+            (unconstrained values: the likelihood maps them). ``None`` (default)
+            builds ``network``'s. Both are checked on symbolic inputs when the
+            model is built, before any training; a subclassed network is saved
+            through its ``get_config`` (register it with
+            ``keras.saving.register_keras_serializable`` or load with
+            ``custom_objects``).
+
+    Example, a network of one's own:
+
+    ```python
+    encoder = keras.Sequential([keras.Input((64, 1)), keras.layers.Conv1D(16, 5, 2),
+                                keras.layers.Flatten(), keras.layers.Dense(8)])
+    model = mmdvae.MMDVAE(latent_dim=8, image_shape=(64, 1), encoder=encoder,
+                          network="mlp")   # the mlp decoder
+    ```
     """
 
     #: Encoder types the model allows; the first is its default.
@@ -119,31 +147,50 @@ class Autoencoder(keras.Model):
     #: Why a model allows only some encoder types (for the error message).
     encoder_type_reason = ""
     default_likelihood = "mse"
+    #: The divergence of q(z) from p(z) the loss adds (``mmdvae.divergences``);
+    #: ``None`` without one (the AAE's is its discriminator).
+    divergence = None
     #: Weights an optimizer must update for ``apply_gradients`` to XLA-compile its
     #: update in a graph step. Measured on 2 cores: the 13 M weights of the dcgan
     #: networks update in 26 ms instead of 35 ms; below about 0.2 M weights the
     #: compiled update is slower than Keras' own, and compiling it takes 0.6 s.
     compiled_update_min_weights = 1_000_000
+    #: Whether the loss holds ``KL(q(z|x) || p(z))`` when the encoder is Gaussian.
+    uses_kl_divergence = False
 
     def __init__(
         self,
         latent_dim: int,
         image_shape=(28, 28, 1),
-        network: str = "dcgan",
+        network: str | None = "dcgan",
         encoder_type: str | None = None,
         likelihood=None,
         prior="normal",
         seed: int | None = None,
+        encoder: keras.Model | None = None,
+        decoder: keras.Model | None = None,
         **kwargs,
     ):
         likelihood = self._likelihood_argument(likelihood, kwargs)
         latent_dim = checks.check_positive_int("latent_dim", latent_dim, maximum=MAX_LATENT_DIM)
         image_shape = checks.check_shape("image_shape", image_shape)
-        checks.check_choice("network", network, networks.NETWORKS)
+        if encoder is None or decoder is None:
+            checks.check_choice("network", network, networks.NETWORKS)
+        else:
+            network = None
         encoder_type = self._encoder_type_argument(encoder_type)
         likelihood = likelihoods.get(likelihood)
         seed = checks.check_seed("seed", seed)
         prior_distribution = priors.get_prior(prior, latent_dim)
+        self._check_prior_for_kl_divergence(encoder_type, prior, prior_distribution)
+        if encoder is not None:
+            networks.check_encoder(encoder, image_shape, latent_dim,
+                                   gaussian=encoder_type == "gaussian")
+        if decoder is not None:
+            networks.check_decoder(
+                decoder, latent_dim, likelihood.parameter_shape(image_shape),
+                reason=f"the parameters of the likelihood {likelihood.name!r} for "
+                       f"image_shape={image_shape}")
         super().__init__(**kwargs)
 
         # === Config ===
@@ -157,10 +204,14 @@ class Autoencoder(keras.Model):
         self.seed = seed
 
         # === Layers ===
-        self.encoder = networks.make_encoder(
+        #: The networks passed in, saved with the config (the others are `network`'s).
+        self.given_networks = tuple(name for name, given in
+                                    (("encoder", encoder), ("decoder", decoder))
+                                    if given is not None)
+        self.encoder = encoder if encoder is not None else networks.make_encoder(
             network, image_shape, latent_dim, gaussian=encoder_type == "gaussian"
         )
-        self.decoder = networks.make_decoder(
+        self.decoder = decoder if decoder is not None else networks.make_decoder(
             network, latent_dim, image_shape,
             output_channels=likelihood.values_per_channel,
         )
@@ -193,6 +244,23 @@ class Autoencoder(keras.Model):
             likelihood = reconstruction
         return self.default_likelihood if likelihood is None else likelihood
 
+    def _check_prior_for_kl_divergence(self, encoder_type, prior, distribution):
+        """A Gaussian posterior has infinite KL divergence to a prior of bounded support."""
+        if not self.uses_kl_divergence or encoder_type != "gaussian":
+            return
+        far = tf.fill([1, int(distribution.event_shape[0])], 1e3)
+        if bool(tf.reduce_all(tf.math.is_finite(tf.concat(
+                [distribution.log_prob(far), distribution.log_prob(-far)], axis=0)))):
+            return
+        shown = prior if isinstance(prior, str) else type(distribution).__name__
+        raise ValueError(
+            f"{type(self).__name__} computes KL(q(z|x) || p(z)) for its Gaussian encoder, "
+            f"which is infinite for a prior of bounded support: a Gaussian puts mass "
+            f"where the prior has none; received prior={shown!r}. Choose a prior "
+            f"positive everywhere ('normal', 'logistic'), or a model without a KL term "
+            f"(MMDVAE, VIMAE, AAE, or InfoVAE with alpha=1 and a deterministic encoder)."
+        )
+
     def _encoder_type_argument(self, encoder_type):
         if encoder_type is None:
             return self.encoder_types[0]
@@ -216,9 +284,13 @@ class Autoencoder(keras.Model):
                 self.track(name.rstrip("_"))
 
     def weight_now(self, schedule):
-        """The value of a weight's schedule at the current training step."""
+        """The value of a weight's schedule at the current training step.
+
+        In the dtype the loss is summed in (float64 for a float64 model).
+        """
         optimizer = getattr(self, "optimizer", None)
-        return schedule(0 if optimizer is None else optimizer.iterations)
+        value = schedule(0 if optimizer is None else optimizer.iterations)
+        return tf.cast(value, _full_precision_dtype(self.compute_dtype))
 
     # --- Configuration -------------------------------------------------------
 
@@ -239,6 +311,8 @@ class Autoencoder(keras.Model):
             prior=self.prior_name,
             seed=self.seed,
         )
+        for name in self.given_networks:
+            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
         return config
 
     @classmethod
@@ -247,6 +321,9 @@ class Autoencoder(keras.Model):
         # Files written before release 0.2 name the likelihood `reconstruction`.
         if "reconstruction" in config:
             config["likelihood"] = config.pop("reconstruction")
+        for name in ("encoder", "decoder"):
+            if isinstance(config.get(name), dict):
+                config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
 
     def compile(self, optimizer=None, jit_compile="auto", **kwargs):
@@ -263,6 +340,7 @@ class Autoencoder(keras.Model):
                 numbers from the same seed.
             **kwargs: the arguments of ``keras.Model.compile``.
         """
+        self._check_compile_arguments(kwargs)
         if optimizer is None:
             optimizer = keras.optimizers.Adam(1e-3)
         if isinstance(jit_compile, str) and jit_compile == "auto":
@@ -278,6 +356,22 @@ class Autoencoder(keras.Model):
         # Built now, so its slot variables exist before the first step (a
         # callback can then snapshot and restore the whole training state).
         self.optimizer.build(self.autoencoder_weights)
+
+    def _check_compile_arguments(self, arguments):
+        """Refuses the losses and metrics of ``keras.Model.compile``, which would be ignored.
+
+        The model's loss is its own (``compute_terms``) and its logged quantities
+        are its ``metrics``.
+        """
+        distribute.check_scope(self, "compile")
+        for name in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+            if arguments.get(name) is not None:
+                raise ValueError(
+                    f"Argument `{name}` of compile is not used by {type(self).__name__}, "
+                    f"which trains on its own loss and logs {[m.name for m in self.metrics]}; "
+                    f"received {name}={arguments[name]!r}. Leave it out (compute other "
+                    f"measures with `mmdvae.evaluation`)."
+                )
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)
@@ -331,25 +425,97 @@ class Autoencoder(keras.Model):
 
     @property
     def min_batch_size(self) -> int:
-        """The smallest batch the loss can be estimated on."""
-        return 1
+        """The smallest batch the loss can be estimated on (the divergence's)."""
+        return 1 if self.divergence is None else self.divergence.min_batch_size
 
-    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
-        validation.check_fit_inputs(self, x, batch_size, kwargs.get("validation_data"),
-                                    kwargs.get("validation_batch_size"))
+    # Every Keras entry point checks its data (`mmdvae.validation`) and the
+    # strategy it runs in before any work. A target `y` of the images' rank is what
+    # the decoder reconstructs; `sample_weight` weights each example's terms (see
+    # `compute_terms`); `class_weight` is refused: an autoencoder has no classes.
+
+    def _check_call(self, method, class_weight=None):
+        distribute.check_scope(self, method)
+        if class_weight is not None:
+            raise ValueError(
+                f"Argument `class_weight` weights the classes of a classifier's labels; "
+                f"{type(self).__name__} reconstructs its inputs and has no classes: pass "
+                f"`sample_weight` (one weight per image) instead; received "
+                f"class_weight={class_weight!r}."
+            )
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, **kwargs):
+        """``keras.Model.fit`` after checking the data and counts (``mmdvae.validation``).
+
+        ``y`` of the images' rank is what the decoder reconstructs (``fit(noisy,
+        clean)``: a denoising autoencoder); ``sample_weight`` weights each
+        example's terms (``compute_terms``); ``class_weight`` is refused.
+        """
+        self._check_call("fit", class_weight)
+        validation.check_fit_inputs(
+            self, x, y, batch_size, sample_weight,
+            {"epochs": epochs, "validation_split": validation_split,
+             "validation_data": validation_data, **kwargs})
         if isinstance(x, tf.data.Dataset):
             # A dataset keeps its own order (shuffle it with `mmdvae.data.load`);
             # Keras would otherwise warn that its default shuffle=True is ignored.
-            kwargs.setdefault("shuffle", False)
-        return super().fit(x, y, batch_size, *args, **kwargs)
+            shuffle = False
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, validation_split=validation_split,
+                           validation_data=validation_data, shuffle=shuffle,
+                           sample_weight=sample_weight, **kwargs)
 
-    def evaluate(self, x=None, y=None, batch_size=None, *args, **kwargs):
-        validation.check_data(self, x, batch_size, argument="x")
-        return super().evaluate(x, y, batch_size, *args, **kwargs)
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, **kwargs):
+        """``keras.Model.evaluate`` after checking the data; ``y`` and weights as in ``fit``."""
+        self._check_call("evaluate")
+        validation.check_counts({"steps": steps})
+        validation.check_data(self, x, batch_size, argument="x", y=y,
+                              sample_weight=sample_weight, steps=steps)
+        return super().evaluate(x, y, batch_size=batch_size, verbose=verbose,
+                                sample_weight=sample_weight, steps=steps, **kwargs)
 
-    def predict(self, x, batch_size=None, *args, **kwargs):
-        validation.check_data(self, x, batch_size, argument="x", batch_needs_loss=False)
-        return super().predict(x, batch_size, *args, **kwargs)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """``keras.Model.predict`` (the reconstructions) after checking the data."""
+        self._check_call("predict")
+        validation.check_counts({"steps": steps})
+        validation.check_data(self, x, batch_size, argument="x", batch_needs_loss=False,
+                              steps=steps)
+        return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
+                               callbacks=callbacks)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy, Keras builds an unbuilt model from the elementwise mean of
+        # the replicas' first batches, which fails when the replicas hold different
+        # numbers of rows (a batch not divisible by them). The model and its
+        # optimizer are built by the constructor and `compile`.
+        optimizer = getattr(self, "optimizer", None)
+        if all(layer.built for layer in self._flatten_layers()) and (
+                optimizer is None or optimizer.built):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One step on one batch, checked as ``fit`` checks its data."""
+        self._check_call("train_on_batch", class_weight)
+        validation.check_batch(self, x, y, sample_weight)
+        return super().train_on_batch(x, y, sample_weight=sample_weight,
+                                      return_dict=return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss terms of one batch, checked as ``evaluate`` checks its data."""
+        self._check_call("test_on_batch")
+        validation.check_batch(self, x, y, sample_weight)
+        return super().test_on_batch(x, y, sample_weight=sample_weight,
+                                     return_dict=return_dict)
+
+    def predict_on_batch(self, x):
+        """The reconstructions of one batch, checked as ``predict`` checks its data."""
+        self._check_call("predict_on_batch")
+        validation.check_batch(self, x, batch_needs_loss=False)
+        return super().predict_on_batch(x)
 
     @property
     def autoencoder_weights(self):
@@ -396,14 +562,17 @@ class Autoencoder(keras.Model):
         if self.encoder_type == "deterministic":
             z = full_precision(self.encoder(images, training=training))
             return z, None, None
-        z_mean, z_log_var = map(full_precision, self.encoder(images, training=training))
+        outputs = self.encoder(images, training=training)
+        z_mean, z_log_var = map(full_precision, networks.gaussian_parameters(outputs))
         z_log_var = clamp_log_variance(z_log_var)
         noise = self.normal_noise(tf.shape(z_mean))
         return z_mean + tf.exp(0.5 * z_log_var) * noise, z_mean, z_log_var
 
     def _in_batches(self, function, values, batch_size):
         checks.check_positive_int("batch_size", batch_size)
-        values = tf.convert_to_tensor(values, dtype=self.compute_dtype)
+        # Float32 in, as the data of `fit`: the networks cast their own inputs under a
+        # mixed-precision policy.
+        values = tf.convert_to_tensor(values, dtype=_full_precision_dtype(self.compute_dtype))
         if not tf.executing_eagerly() or values.shape[0] <= batch_size:
             return function(values)
         parts = [function(values[start:start + batch_size])
@@ -425,11 +594,11 @@ class Autoencoder(keras.Model):
 
     def decoded_images(self, z, training=False):
         """Images (the likelihood's probabilities or means) decoded from ``z``, unchecked."""
-        return self.likelihood.mean(self.decoder(z, training=training))
+        return self.likelihood.mean(full_precision(self.decoder(z, training=training)))
 
     def decoder_samples(self, z, training=False):
         """Draws ``x ~ p(x|z)`` (reparameterised where the likelihood allows it)."""
-        outputs = self.decoder(z, training=training)
+        outputs = full_precision(self.decoder(z, training=training))
         channels = outputs.shape[-1] // self.likelihood.values_per_channel
         noise = self.normal_noise(tf.concat([tf.shape(outputs)[:-1], [channels]], axis=0))
         return self.likelihood.sample(outputs, noise)
@@ -445,7 +614,8 @@ class Autoencoder(keras.Model):
 
     def sample(self, num_samples: int, seed: int | None = None):
         """Decodes ``num_samples`` codes drawn from the prior."""
-        num_samples = checks.check_positive_int("num_samples", num_samples, maximum=10**7)
+        num_samples = checks.check_positive_int("num_samples", num_samples,
+                                                maximum=MAX_SAMPLES)
         seed = checks.check_seed("seed", seed)
         if seed is not None:
             seed = tf.constant([seed, 0])
@@ -457,18 +627,34 @@ class Autoencoder(keras.Model):
 
     # --- Loss and steps --------------------------------------------------------
 
-    def compute_terms(self, images, training=False):
-        """All logged terms of the loss on a batch, ``loss`` included."""
+    def compute_terms(self, images, training=False, targets=None, sample_weight=None):
+        """All logged terms of the loss on a batch, ``loss`` included.
+
+        Args:
+            images: the batch the encoder reads.
+            training: whether the networks run in training mode.
+            targets: the images the decoder reconstructs; ``images`` by default. A
+                denoising autoencoder encodes noisy ``images`` and reconstructs clean
+                ``targets`` (``fit(noisy, clean)``).
+            sample_weight: one weight >= 0 per image, or ``None``. It weights each
+                example's terms, the reconstruction and, where the model has one,
+                the KL divergence, in a weighted mean (``distribute.example_mean``). The terms
+                that compare the batch's codes with the prior as a whole (MMD,
+                Stein, adversarial, information bound) are statistics of every code
+                in the batch and are not weighted.
+        """
         validation.check_images(self, images)
-        z, z_mean, z_log_var = self.posterior(images, training=training)
-        # Half-precision networks (a mixed-precision policy): the sums in float32.
-        outputs = full_precision(self.decoder(z, training=training))
-        reconstruction_loss = tf.reduce_mean(
-            self.likelihood.negative_log_likelihood(images, outputs)
-        )
-        regularization_loss, extra_terms = self.regularizer(
-            z, z_mean, z_log_var, images, training=training
-        )
+        targets = images if targets is None else targets
+        with distribute.example_weights(sample_weight):
+            z, z_mean, z_log_var = self.posterior(images, training=training)
+            # Half-precision networks (a mixed-precision policy): the sums in float32.
+            outputs = full_precision(self.decoder(z, training=training))
+            reconstruction_loss = distribute.example_mean(
+                self.likelihood.negative_log_likelihood(targets, outputs)
+            )
+            regularization_loss, extra_terms = self.regularizer(
+                z, z_mean, z_log_var, images, training=training
+            )
         return {
             "loss": reconstruction_loss + regularization_loss,
             "reconstruction_loss": reconstruction_loss,
@@ -478,11 +664,20 @@ class Autoencoder(keras.Model):
                for name, schedule in self.scheduled_weights.items()},
         }
 
-    def _images(self, data):
-        images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    def _batch(self, data):
+        """``(images, targets, sample_weight)`` of a step's data.
+
+        The targets are ``y`` when it has the images' rank, else the images
+        themselves (a ``y`` of another rank is class labels, which are not used).
+        """
+        images, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         # Under a mixed-precision policy the data stay float32 for the likelihood;
         # the encoder's first layer casts its own input.
-        return tf.cast(images, _full_precision_dtype(self.compute_dtype))
+        dtype = _full_precision_dtype(self.compute_dtype)
+        images = tf.cast(images, dtype)
+        if not tf.is_tensor(y) or y.shape.rank != images.shape.rank:
+            return images, images, sample_weight
+        return images, tf.cast(y, dtype), sample_weight
 
     def _record(self, terms):
         for tracker in self.trackers:
@@ -490,10 +685,10 @@ class Autoencoder(keras.Model):
         return distribute.step_logs({tracker.name: tracker.result() for tracker in self.trackers})
 
     def train_step(self, data):
-        images = self._images(data)
+        images, targets, sample_weight = self._batch(data)
         weights = self.autoencoder_weights
         with tf.GradientTape() as tape:
-            terms = self.compute_terms(images, training=True)
+            terms = self.compute_terms(images, True, targets, sample_weight)
             # Keras sums the replicas' gradients (see `mmdvae.distribute`).
             loss = self.optimizer.scale_loss(distribute.scale_loss(terms["loss"]))
         gradients = tape.gradient(loss, weights)
@@ -520,4 +715,5 @@ class Autoencoder(keras.Model):
         tf.function(lambda: optimizer.apply_gradients(pairs), jit_compile=True)()
 
     def test_step(self, data):
-        return self._record(self.compute_terms(self._images(data), training=False))
+        images, targets, sample_weight = self._batch(data)
+        return self._record(self.compute_terms(images, False, targets, sample_weight))

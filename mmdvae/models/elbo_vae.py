@@ -1,7 +1,6 @@
 """ELBO-VAE (and beta-VAE): reconstruction plus the KL of q(z|x) from p(z)."""
 
 import keras
-import tensorflow as tf
 
 from mmdvae import divergences, schedules
 from mmdvae.models.base import Autoencoder
@@ -41,17 +40,19 @@ class ELBOVAE(Autoencoder):
     encoder_types = ("gaussian",)
     encoder_type_reason = "the KL term needs a posterior distribution"
     default_likelihood = "bernoulli"
+    uses_kl_divergence = True
 
     def __init__(self, latent_dim: int, beta: float = 1.0, **kwargs):
         beta = schedules.weight("beta", beta, minimum=0.0)
         super().__init__(latent_dim, **kwargs)
         self.beta = beta
-        self.track("kl_divergence")
+        self.divergence = divergences.KL()
+        self.track(self.divergence.name)
         self.track_weights(beta=beta)
 
     def get_config(self):
         return {**super().get_config(), "beta": schedules.serialize(self.beta)}
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
-        kl = tf.reduce_mean(divergences.kl_divergence(z, z_mean, z_log_var, self.prior))
-        return self.weight_now(self.beta) * kl, {"kl_divergence": kl}
+        kl = self.divergence(z, z_mean, z_log_var, self.prior)
+        return self.weight_now(self.beta) * kl, {self.divergence.name: kl}

@@ -3,10 +3,14 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, divergences, schedules
+from mmdvae import divergences, schedules
 from mmdvae.models.base import Autoencoder
 
-DIVERGENCES = ("mmd", "stein")
+#: Divergences ``InfoVAE`` takes by name.
+DIVERGENCES = tuple(divergences.NAMED)
+
+_DEFAULT_SETTINGS = {"kernel": "tutorial", "bandwidth": None, "estimator": "biased",
+                     "num_prior_samples": None}
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
@@ -38,11 +42,14 @@ class InfoVAE(Autoencoder):
             weight ``1 - alpha`` may not be negative). Defaults to 1.
         lambda_: the paper's divergence weight, with ``alpha + lambda_ - 1 >= 0``.
             Defaults to 1. Either may be a schedule of the step
-            (``mmdvae.schedules``); a schedule's values are not checked.
-        divergence: ``"mmd"`` (default) or ``"stein"``.
-        kernel, bandwidth: the divergence's kernel, see ``mmdvae.kernels``.
-        estimator, num_prior_samples: the MMD's, see ``mmdvae.divergences.MMD``
-            (not used by the Stein divergence).
+            (``mmdvae.schedules``) whose initial and final values obey the same
+            bounds.
+        divergence: ``"mmd"`` (default), ``"stein"``, or a
+            ``mmdvae.divergences.Divergence`` object (e.g.
+            ``divergences.MMD(kernel="rbf", bandwidth=1.0)``).
+        kernel, bandwidth: the named divergence's kernel, see ``mmdvae.kernels``.
+        estimator, num_prior_samples: the named MMD's, see
+            ``mmdvae.divergences.MMD`` (not used by the Stein divergence).
         **kwargs: the ``Autoencoder`` arguments.
 
     Example:
@@ -55,24 +62,35 @@ class InfoVAE(Autoencoder):
     ```
     """
 
+    #: The KL divergence is computed (and logged) whenever the encoder is Gaussian.
+    uses_kl_divergence = True
+
     def __init__(self, latent_dim: int, alpha: float = 1.0, lambda_: float = 1.0,
-                 divergence: str = "mmd", kernel="tutorial", bandwidth=None,
+                 divergence="mmd", kernel="tutorial", bandwidth=None,
                  estimator="biased", num_prior_samples=None, **kwargs):
         alpha = schedules.weight("alpha", alpha, maximum=1.0)
         lambda_ = schedules.weight("lambda_", lambda_)
-        constants = isinstance(alpha, schedules.Constant) and isinstance(
-            lambda_, schedules.Constant)
-        if constants and alpha.value + lambda_.value - 1.0 < 0.0:
+        # At the start and at the end of the schedules (the value of a number).
+        alpha_ends = list(schedules.endpoint_values(alpha).values())
+        lambda_ends = list(schedules.endpoint_values(lambda_).values())
+        for end in (0, -1):
+            if alpha_ends[end] + lambda_ends[end] - 1.0 < 0.0:
+                shown = [schedules.serialize(weight) if isinstance(weight, schedules.Constant)
+                         else weight for weight in (alpha, lambda_)]
+                raise ValueError(
+                    f"Arguments `alpha` and `lambda_` must satisfy alpha + lambda_ - 1 >= 0 "
+                    f"(the divergence weight); received alpha={shown[0]!r}, "
+                    f"lambda_={shown[1]!r}, whose sum is {alpha_ends[end] + lambda_ends[end]:g}."
+                )
+        settings = {"kernel": kernel, "bandwidth": bandwidth, "estimator": estimator,
+                    "num_prior_samples": num_prior_samples}
+        if not isinstance(divergence, str) and settings != _DEFAULT_SETTINGS:
             raise ValueError(
-                f"Arguments `alpha` and `lambda_` must satisfy alpha + lambda_ - 1 >= 0 "
-                f"(the divergence weight); received alpha={alpha.value}, "
-                f"lambda_={lambda_.value}."
+                f"Arguments {sorted(settings)} apply to a divergence given by name; set "
+                f"them on the divergence object instead. Received divergence={divergence!r} "
+                f"with {settings}."
             )
-        checks.check_choice("divergence", divergence, DIVERGENCES)
-        if divergence == "mmd":
-            part = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
-        else:
-            part = divergences.Stein(kernel, bandwidth)
+        part = divergences.get(divergence, **settings)
         super().__init__(latent_dim, **kwargs)
         if not (isinstance(alpha, schedules.Constant) and alpha.value == 1.0) and (
             self.encoder_type != "gaussian"
@@ -87,11 +105,10 @@ class InfoVAE(Autoencoder):
         self.alpha = alpha
         self.lambda_ = lambda_
         self.divergence = part
-        self.estimator = estimator
-        self.num_prior_samples = num_prior_samples
+        self.kl_divergence = divergences.KL()
 
         # === Metrics ===
-        self.track("kl_divergence", part.name)
+        self.track(self.kl_divergence.name, part.name)
         self.track_weights(alpha=alpha, lambda_=lambda_)
 
     @property
@@ -106,19 +123,15 @@ class InfoVAE(Autoencoder):
             **super().get_config(),
             "alpha": schedules.serialize(self.alpha),
             "lambda_": schedules.serialize(self.lambda_),
-            "divergence": "mmd" if isinstance(self.divergence, divergences.MMD) else "stein",
-            "kernel": self.divergence.kernel,
-            "bandwidth": self.divergence.bandwidth,
-            "estimator": self.estimator,
-            "num_prior_samples": self.num_prior_samples,
+            **divergences.serialize(self.divergence),
         }
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         if z_mean is None:
             kl = tf.zeros([], dtype=z.dtype)
         else:
-            kl = tf.reduce_mean(divergences.kl_divergence(z, z_mean, z_log_var, self.prior))
-        divergence = self.divergence(z, self.prior, self.prior_samples)
+            kl = self.kl_divergence(z, z_mean, z_log_var, self.prior)
+        divergence = self.divergence(z, z_mean, z_log_var, self.prior, self.prior_samples)
         alpha, lambda_ = self.weight_now(self.alpha), self.weight_now(self.lambda_)
         loss = (1.0 - alpha) * kl + (alpha + lambda_ - 1.0) * divergence
-        return loss, {"kl_divergence": kl, self.divergence.name: divergence}
+        return loss, {self.kl_divergence.name: kl, self.divergence.name: divergence}

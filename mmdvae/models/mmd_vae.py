@@ -46,21 +46,21 @@ class MMDVAE(Autoencoder):
     def __init__(self, latent_dim: int, lambda_: float = 1.0, kernel="tutorial",
                  bandwidth=None, estimator="biased", num_prior_samples=None, **kwargs):
         lambda_ = schedules.weight("lambda_", lambda_, minimum=0.0)
-        mmd = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
+        divergence = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
         super().__init__(latent_dim, **kwargs)
-        self.lambda_ = lambda_
-        self.mmd = mmd
-        self.track("mmd")
-        self.track_weights(lambda_=lambda_)
 
-    @property
-    def min_batch_size(self) -> int:
-        return self.mmd.min_batch_size
+        # === Config ===
+        self.lambda_ = lambda_
+        self.divergence = divergence
+
+        # === Metrics ===
+        self.track(divergence.name)
+        self.track_weights(lambda_=lambda_)
 
     def get_config(self):
         return {**super().get_config(), "lambda_": schedules.serialize(self.lambda_),
-                **self.mmd.get_config()}
+                **self.divergence.get_config()}
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
-        mmd = self.mmd(z, self.prior, self.prior_samples)
-        return self.weight_now(self.lambda_) * mmd, {"mmd": mmd}
+        mmd = self.divergence(z, z_mean, z_log_var, self.prior, self.prior_samples)
+        return self.weight_now(self.lambda_) * mmd, {self.divergence.name: mmd}

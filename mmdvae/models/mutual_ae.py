@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mmdvae import checks, distribute, divergences, likelihoods, losses, networks, schedules
-from mmdvae.models.base import Autoencoder, clamp_log_variance
+from mmdvae.models.base import Autoencoder, clamp_log_variance, full_precision
 from mmdvae.models.vimae import prior_entropy
 
 
@@ -23,8 +23,9 @@ class MutualAE(Autoencoder):
     Representations", 2018): a VAE with a powerful decoder may ignore ``z``;
     fixing the mutual information of the generative model ``p(z) p(x|z)`` to
     ``M`` nats keeps the code in use. ``I_hat`` is the variational infomax lower
-    bound with an inference network ``r(z|x)`` (Gaussian, mean and log-variance),
-    which is trained to maximise the bound while the decoder is trained on the
+    bound with an inference network ``r(z|x)`` (Gaussian, mean and log-variance,
+    the encoder's architecture: a copy of an ``encoder=`` given), which is
+    trained to maximise the bound while the decoder is trained on the
     penalty; the constraint is enforced by the quadratic penalty (our choice of
     method). The ``x ~ p(x|z)`` draws are the likelihood's reparameterised
     samples: ``mean + std * noise`` for a Gaussian, a Gumbel-softmax sample for
@@ -58,6 +59,7 @@ class MutualAE(Autoencoder):
     encoder_types = ("gaussian",)
     encoder_type_reason = "the KL term needs a posterior distribution"
     default_likelihood = "unbounded_gaussian"
+    uses_kl_divergence = True
 
     def __init__(self, latent_dim: int, information: float = 1.0,
                  penalty_weight: float = 10.0, beta: float = 1.0, **kwargs):
@@ -79,16 +81,23 @@ class MutualAE(Autoencoder):
         entropy = prior_entropy("MutualAE", self.prior, kwargs.get("prior", "normal"))
 
         # === Layers ===
-        self.inference_network = networks.make_encoder(
-            self.network, self.image_shape, self.latent_dim, gaussian=True,
-            name="inference_network",
-        )
+        # r(z|x) has the encoder's architecture: a copy of a given encoder.
+        if "encoder" in self.given_networks:
+            self.inference_network = keras.models.clone_model(self.encoder)
+            networks.check_encoder(self.inference_network, self.image_shape,
+                                   self.latent_dim, gaussian=True)
+        else:
+            self.inference_network = networks.make_encoder(
+                self.network, self.image_shape, self.latent_dim, gaussian=True,
+                name="inference_network",
+            )
 
         # === Config ===
         self.information = information
         self.penalty_weight = penalty_weight
         self.beta = beta
         self.prior_entropy = entropy
+        self.divergence = divergences.KL()
 
         # === Metrics ===
         self.track("kl_divergence", "mutual_information_bound", "information_penalty")
@@ -117,13 +126,14 @@ class MutualAE(Autoencoder):
 
     def information_bound(self, prior_z, samples):
         """``H(p(z)) + mean log r(z|x)`` over prior codes and their decoder samples."""
-        r_mean, r_log_var = self.inference_network(samples, training=True)
+        outputs = self.inference_network(samples, training=True)
+        r_mean, r_log_var = map(full_precision, networks.gaussian_parameters(outputs))
         log_r = losses.gaussian_log_density(prior_z, r_mean, clamp_log_variance(r_log_var))
         # Under a tf.distribute strategy, the mean over the global batch.
         return self.prior_entropy + tf.reduce_mean(distribute.gather(log_r))
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
-        kl = tf.reduce_mean(divergences.kl_divergence(z, z_mean, z_log_var, self.prior))
+        kl = self.divergence(z, z_mean, z_log_var, self.prior)
         prior_z = distribute.replica_rows(self.prior_samples, tf.shape(z)[0])
         samples = self.decoder_samples(prior_z, training=True)
         bound = self.information_bound(prior_z, samples)

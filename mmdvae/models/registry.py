@@ -3,13 +3,14 @@
 The command line, the benchmarks and the test harness all build models from
 here, so none keeps its own list. An entry's ``defaults`` are the settings it
 starts from (a user may change them); its ``fixed`` settings define the entry
-(``vimae-l`` is VIMAE with the logistic prior) and may not be changed.
+(``vimae-l`` is VIMAE with the logistic prior of the normal's variance) and may
+not be changed.
 
 Example:
 
 ```python
 entry = registry.get("vimae-l")
-model = entry.build(latent_dim=8, lambda_=10.0)       # VIMAE(prior="logistic", ...)
+model = entry.build(latent_dim=8, lambda_=10.0)  # VIMAE(prior="logistic_unit_variance")
 entry.arguments                                       # the arguments it accepts
 ```
 """
@@ -29,7 +30,9 @@ from mmdvae.models.vimae import VIMAE
 
 def _constructor_arguments(model_class) -> tuple:
     names = []
-    for klass in (model_class, Autoencoder):
+    for klass in model_class.__mro__:
+        if not issubclass(klass, Autoencoder):
+            break
         for name, parameter in inspect.signature(klass.__init__).parameters.items():
             if parameter.kind is parameter.VAR_KEYWORD or name in ("self", "latent_dim"):
                 continue
@@ -91,8 +94,9 @@ MODELS = {
         ModelEntry("aae", AAE, "adversarial autoencoder (two optimizers)"),
         ModelEntry("vimae-n", VIMAE, "VIMAE with the normal prior",
                    fixed={"prior": "normal"}),
-        ModelEntry("vimae-l", VIMAE, "VIMAE with the logistic prior",
-                   fixed={"prior": "logistic"}),
+        ModelEntry("vimae-l", VIMAE, "VIMAE with the logistic prior of the normal's variance "
+                   "(less entropy than the normal, the paper's premise)",
+                   fixed={"prior": "logistic_unit_variance"}),
         ModelEntry("mutual", MutualAE, "Mutual Autoencoder, I(z, x) = 1 nat"),
     )
 }

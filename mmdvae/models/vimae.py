@@ -3,8 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import divergences, schedules
-from mmdvae.models.base import Autoencoder
+from mmdvae.models.mmd_vae import MMDVAE
 
 
 def prior_entropy(model_name: str, prior, prior_argument) -> float:
@@ -19,7 +18,7 @@ def prior_entropy(model_name: str, prior, prior_argument) -> float:
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
-class VIMAE(Autoencoder):
+class VIMAE(MMDVAE):
     """Variational InfoMax AutoEncoder, normal (VIMAE-n) or logistic (VIMAE-l) prior.
 
     ```
@@ -33,7 +32,7 @@ class VIMAE(Autoencoder):
     VIMAE-l. The paper ties the network's capacity to the prior's entropy
     ``H(p(z))``, which ``capacity`` returns in nats (``d/2 log(2 pi e)`` for the
     standard normal, ``2 d`` for the standard logistic) and the model logs as
-    ``capacity``.
+    ``capacity``. It is the ``MMDVAE`` with a Gaussian encoder and that metric.
 
     Args:
         latent_dim: size of the latent code.
@@ -41,9 +40,9 @@ class VIMAE(Autoencoder):
             (``mmdvae.schedules``). Defaults to 1.
         prior: ``"normal"`` (default), ``"logistic"``, or any prior of
             ``mmdvae.priors`` with a closed-form entropy.
-        kernel, bandwidth, estimator, num_prior_samples: the MMD's, see
-            ``mmdvae.divergences.MMD``.
-        **kwargs: the ``Autoencoder`` arguments; the encoder is Gaussian.
+        **kwargs: the ``MMDVAE`` arguments (``kernel``, ``bandwidth``,
+            ``estimator``, ``num_prior_samples``) and the ``Autoencoder``'s; the
+            encoder is Gaussian.
 
     Example:
 
@@ -58,27 +57,11 @@ class VIMAE(Autoencoder):
     encoder_types = ("gaussian",)
     encoder_type_reason = "its encoder is stochastic"
 
-    def __init__(self, latent_dim: int, lambda_: float = 1.0, prior="normal",
-                 kernel="tutorial", bandwidth=None, estimator="biased",
-                 num_prior_samples=None, **kwargs):
-        lambda_ = schedules.weight("lambda_", lambda_, minimum=0.0)
-        mmd = divergences.MMD(kernel, bandwidth, estimator, num_prior_samples)
-        super().__init__(latent_dim, prior=prior, **kwargs)
-        self.lambda_ = lambda_
-        self.mmd = mmd
+    def __init__(self, latent_dim: int, lambda_: float = 1.0, prior="normal", **kwargs):
+        super().__init__(latent_dim, lambda_=lambda_, prior=prior, **kwargs)
         self.capacity = prior_entropy("VIMAE", self.prior, prior)
-        self.track("mmd", "capacity")
-        self.track_weights(lambda_=lambda_)
-
-    @property
-    def min_batch_size(self) -> int:
-        return self.mmd.min_batch_size
-
-    def get_config(self):
-        return {**super().get_config(), "lambda_": schedules.serialize(self.lambda_),
-                **self.mmd.get_config()}
+        self.track("capacity")
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
-        mmd = self.mmd(z, self.prior, self.prior_samples)
-        capacity = tf.constant(self.capacity, dtype=mmd.dtype)
-        return self.weight_now(self.lambda_) * mmd, {"mmd": mmd, "capacity": capacity}
+        loss, terms = super().regularizer(z, z_mean, z_log_var, images, training=training)
+        return loss, {**terms, "capacity": tf.constant(self.capacity, dtype=loss.dtype)}
