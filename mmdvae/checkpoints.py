@@ -90,7 +90,8 @@ def _check_model_path(argument, path):
             f"{argument}={os.fspath(path)!r}"
             + (", which is an existing directory." if path.is_dir() else ".")
         )
-    return path
+    # Refused now rather than when the model has to be saved.
+    return saving.check_writable_path(path, argument)
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -112,6 +113,7 @@ class EpochBackup(keras.callbacks.Callback):
                 f"Argument `directory` must be a directory; received "
                 f"directory={os.fspath(directory)!r}, which is an existing file."
             )
+        saving.check_writable_path(directory / STATE_FILE, "directory")
         if history is not None and not isinstance(history, dict):
             raise TypeError(
                 f"Argument `history` must be a dict of lists or None; received an "

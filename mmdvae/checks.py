@@ -96,16 +96,18 @@ def check_seed(argument: str, value):
     return check_positive_int(argument, value, maximum=MAX_SEED, minimum=0)
 
 
-def check_shape(argument: str, value, max_size: int = 2**20) -> tuple:
+def check_shape(argument: str, value, max_size: int = 2**20,
+                example: str = "(28, 28, 1)") -> tuple:
     """Returns ``value`` as a tuple of positive ints (e.g. an ``image_shape``).
 
     A sequence of integers (NumPy integers included) each in ``[1, max_size]``;
-    a bare integer, a string or a float size is refused.
+    a bare integer, a string or a float size is refused. ``example`` is a good
+    value shown in the message.
     """
     if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
         raise TypeError(
             f"Argument `{argument}` must be a tuple of positive integers such as "
-            f"(28, 28, 1); received {argument}={value!r}."
+            f"{example}; received {argument}={value!r}."
         )
     sizes = tuple(value)
     if not sizes or not all(
@@ -114,7 +116,7 @@ def check_shape(argument: str, value, max_size: int = 2**20) -> tuple:
     ):
         raise TypeError(
             f"Argument `{argument}` must be a non-empty tuple of positive integers "
-            f"such as (28, 28, 1); received {argument}={value!r}."
+            f"such as {example}; received {argument}={value!r}."
         )
     if any(size < 1 or size > max_size for size in sizes):
         raise ValueError(
@@ -131,4 +133,4 @@ def check_integer_tuple(argument: str, value) -> tuple:
             f"Argument `{argument}` must be a sequence of positive integers such as "
             f"(512, 512); received the single integer {argument}={value!r}."
         )
-    return check_shape(argument, value)
+    return check_shape(argument, value, example="(512, 512)")

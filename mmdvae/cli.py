@@ -12,8 +12,10 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -170,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=_image_size, default=None, metavar="HxW",
                        help="resize the images, e.g. 64x64 (needed for images of mixed "
                        "sizes)")
+    train.add_argument("--skip-unreadable", action="store_true",
+                       help="a directory --dataset: leave out, with a warning, image files "
+                       "that cannot be read (default: refuse them by name)")
     train.add_argument("--latent-dim", type=_positive_int, default=20)
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=200)
@@ -357,7 +362,11 @@ def _dataset_info(args):
     """What ``--dataset`` holds (a name or a directory), known before loading it."""
     try:
         if Path(args.dataset).is_dir():
-            return data.directory_info(args.dataset, image_size=args.image_size)
+            return data.directory_info(args.dataset, image_size=args.image_size,
+                                       skip_unreadable=args.skip_unreadable)
+        if args.skip_unreadable:
+            raise SystemExit(f"error: --skip-unreadable applies to a directory of images; "
+                             f"received --dataset {args.dataset}")
         return data.info(args.dataset, image_size=args.image_size)
     except (TypeError, ValueError) as error:
         raise SystemExit(f"error: --dataset {args.dataset}: {_one_line(error)}") from None
@@ -375,6 +384,7 @@ def _load_data(args, info):
     common = dict(batch_size=args.batch_size, image_size=args.image_size)
     try:
         if Path(args.dataset).is_dir():
+            common["skip_unreadable"] = args.skip_unreadable
             train_images = data.from_directory(args.dataset, shuffle=True, seed=args.seed,
                                                train_size=args.train_size, **common)
             test_images = None
@@ -410,7 +420,35 @@ def _first_images(dataset, count, labelled):
     return images, (np.concatenate(labels)[:count] if labelled else None)
 
 
+def _topmost_missing(path: Path) -> Path | None:
+    """The highest of ``path`` and its ancestors that does not exist yet, if any."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing = candidate
+    return missing
+
+
+def _remove_if_empty(directory: Path) -> None:
+    """Removes a directory tree that holds no file (the leftovers of a failed run)."""
+    if directory.is_dir() and not any(path.is_file() or path.is_symlink()
+                                      for path in directory.rglob("*")):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def train(args) -> int:
+    """Runs ``train``; a run that fails leaves no empty ``--out`` directory behind."""
+    created = _topmost_missing(Path(args.out))
+    try:
+        return _train(args)
+    except BaseException:
+        if created is not None:
+            _remove_if_empty(created)
+        raise
+
+
+def _train(args) -> int:
     out = Path(args.out)
     _check_figure_arguments(args)
     arguments = model_arguments(args)
@@ -609,6 +647,11 @@ def _model_file(path: Path) -> Path:
 
 
 def _load_model(path: Path):
+    if not zipfile.is_zipfile(path):
+        # Keras would call it "File not found", taking it for a SavedModel directory.
+        raise SystemExit(f"error: {path} is corrupt: a .keras file is a zip archive and this "
+                         f"one is not (truncated or overwritten); train the model again or "
+                         f"restore its file")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a damaged archive.
@@ -617,17 +660,46 @@ def _load_model(path: Path):
                          f"incomplete): {reason}") from None
 
 
-def _check_output_file(path: Path, overwrite: bool) -> None:
+def _check_output_file(path: Path, overwrite: bool, inputs=()) -> None:
+    """Refuses an ``--out`` that cannot be written or would replace one of ``inputs``.
+
+    ``inputs`` are ``(path, what it is)`` pairs: files the command reads, and
+    directories (a run's backups) no file of it may go into.
+    """
+    from mmdvae import saving
+
     if path.is_dir():
         raise SystemExit(f"error: --out {path} is a directory; give a file path")
+    target = path.resolve()
+    for kept, what in inputs:
+        kept = kept.resolve()
+        if target == kept or kept in target.parents:
+            raise SystemExit(f"error: --out {path} would replace {what} ({kept}); choose "
+                             f"another file")
     if path.exists() and not overwrite:
         raise SystemExit(f"error: --out {path} exists; choose another file or pass "
                          "--overwrite")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise SystemExit(f"error: --out {path} cannot be written ({parent} is not writable)")
+    try:
+        saving.check_writable_path(path, "out")
+    except ValueError as error:
+        raise SystemExit(f"error: --out {path} cannot be written: "
+                         f"{_one_line(error).split(', but ', 1)[-1]}") from None
+
+
+def _write_output(out: Path, write) -> None:
+    """Calls ``write()``; a file system refusal becomes one ``error:`` line."""
+    try:
+        write()
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise SystemExit(f"error: --out {out} could not be written: {_one_line(reason)}") from None
+
+
+def _run_files(model_file: Path) -> list:
+    """The files of a model's run that no output may replace."""
+    run = model_file.parent
+    return [(model_file, "the run's model file"),
+            (run / "backup", "the backups of its run, which --resume reads")]
 
 
 def _trained_dataset(model_path: Path):
@@ -642,7 +714,7 @@ def _trained_dataset(model_path: Path):
 def evaluate(args) -> int:
     model_file = _model_file(Path(args.model_path))
     out = Path(args.out)
-    _check_output_file(out, args.overwrite)
+    _check_output_file(out, args.overwrite, _run_files(model_file))
     bad_fractions = [level for level in args.mask_fraction if level > 1]
     if bad_fractions:
         raise SystemExit(f"error: --mask-fraction {bad_fractions[0]} must be in [0, 1]")
@@ -652,7 +724,7 @@ def evaluate(args) -> int:
         print(f"warning: the model was trained on {trained_on}; evaluating it on "
               f"{dataset}", file=sys.stderr)
 
-    from mmdvae import evaluation, likelihoods, saving
+    from mmdvae import evaluation, saving
 
     model = _load_model(model_file)
     try:
@@ -662,12 +734,23 @@ def evaluate(args) -> int:
     if tuple(model.image_shape) != tuple(expected):
         raise SystemExit(f"error: the model's image_shape={model.image_shape} does not "
                          f"match {dataset}'s {expected}")
-    if args.mse_variance is not None and not isinstance(model.likelihood,
-                                                        likelihoods.MeanSquaredError):
+    if args.mse_variance is not None and not model.likelihood.needs_variance:
         raise SystemExit(f"error: --mse-variance {args.mse_variance} applies to models with "
                          f"the mse likelihood only; this model's is {model.likelihood.name!r}")
     try:
         chosen, _ = evaluation.select_metrics(model, args.metrics, True, args.mse_variance)
+        # Refused before the data are read and the classifier trained.
+        num_images = min(args.log_likelihood_images, args.test_size or math.inf)
+        for metric, flag, proposal in (
+                ("log_likelihood", "--importance-samples", "posterior"),
+                ("prior_log_likelihood", "--prior-samples", "prior")):
+            if metric in chosen:
+                evaluation.likelihood.check_log_likelihood_size(
+                    model, num_images, getattr(args, flag[2:].replace("-", "_")), proposal,
+                    argument=flag)
+        if {"class_cross_entropy", "classifier_frechet_distance"} & set(chosen):
+            evaluation.generated.check_generated_size(model, args.num_generated,
+                                                      "--num-generated")
         test_images, test_labels = data.load_arrays(dataset, "test", with_labels=True,
                                                     data_dir=args.data_dir)
     except (TypeError, ValueError) as error:
@@ -703,7 +786,7 @@ def evaluate(args) -> int:
         "arguments": {k: v for k, v in vars(args).items() if k != "command"},
         "metrics": results,
     }
-    saving.write_json(out, record)
+    _write_output(out, lambda: saving.write_json(out, record))
     print(f"{type(model).__name__} (latent_dim={model.latent_dim}) on {dataset} "
           f"test, {len(test_images)} images")
     table = {key: value for key, value in evaluation.flatten(results).items()
@@ -758,7 +841,11 @@ def _two_sample_lines(runs, names, args) -> list:
              f"1000 permutations)", "", "| runs | MMD^2 | p-value |", "| --- | --- | --- |"]
     for first in range(len(models)):
         for second in range(first + 1, len(models)):
-            result = kernels.mmd_test(codes[first], codes[second], seed=args.seed)
+            try:
+                result = kernels.mmd_test(codes[first], codes[second], seed=args.seed)
+            except (TypeError, ValueError) as error:
+                raise SystemExit(f"error: --two-sample {args.two_sample}: {names[first]} vs "
+                                 f"{names[second]}: {_one_line(error)}") from None
             lines.append(f"| {names[first]} vs {names[second]} | {result.statistic:.4g} | "
                          f"{result.p_value:.4g} |")
     return lines
@@ -768,7 +855,13 @@ def compare(args) -> int:
     from mmdvae import evaluation, saving
 
     out = Path(args.out)
-    _check_output_file(out, args.overwrite)
+    if args.two_sample == 1:
+        raise SystemExit("error: --two-sample 1 is too few: the permutation test needs at "
+                         "least 2 codes of each run (pass 0 to leave it off)")
+    inputs = [pair for directory in map(Path, args.run_dirs) for pair in [
+        (directory / "evaluation.json", "the evaluation of a compared run"),
+        *_run_files(directory / "model.keras")]]
+    _check_output_file(out, args.overwrite, inputs)
     runs = [(directory, _read_evaluation(directory)) for directory in map(Path, args.run_dirs)]
     names = [directory.name or str(directory) for directory, _ in runs]
     if len(set(names)) < len(names):
@@ -800,7 +893,7 @@ def compare(args) -> int:
                       f"({Path(os.path.relpath(figure.resolve(), out.resolve().parent))})"
                       for figure in figures]
             lines.append("")
-    saving.write_text(out, "\n".join(lines) + "\n")
+    _write_output(out, lambda: saving.write_text(out, "\n".join(lines) + "\n"))
     print(f"compared {len(runs)} runs; wrote {out}")
     return 0
 

@@ -69,6 +69,8 @@ import gzip
 import math
 import numbers
 import os
+import shutil
+import warnings
 import zlib
 from pathlib import Path
 
@@ -96,6 +98,9 @@ MAX_ARRAY_BYTES = 4 * 2**30
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 COLOR_MODES = (None, "grayscale", "rgb")
 CATALOG_URL = "https://www.tensorflow.org/datasets/catalog/overview"
+#: Seconds a download host (or its proxy) has to accept a connection before the
+#: download is called off, instead of tensorflow-datasets' minutes of retries.
+CONNECT_TIMEOUT = 5.0
 
 _DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 _CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
@@ -415,6 +420,7 @@ def from_directory(
     threshold: float = 0.5,
     with_labels: bool = False,
     drop_remainder: bool = False,
+    skip_unreadable: bool = False,
 ) -> tf.data.Dataset:
     """Streams the image files of a directory as float32 images in [0, 1].
 
@@ -444,17 +450,25 @@ def from_directory(
             ``None`` takes grayscale when every image is grey, else rgb.
         batch_size, shuffle, seed, train_size, binarize, threshold, with_labels,
             drop_remainder: as for ``load``.
+        skip_unreadable: leave out, with a warning, the files that cannot be
+            read (an unknown header, or cut short: a PNG without its closing
+            chunk, a JPEG without its end marker, a GIF without its trailer, a
+            BMP shorter than its header says), and any other file whose pixels
+            fail to decode while streaming. ``False`` (default): such a file is
+            refused at once, by name.
 
     Raises:
         ValueError: the directory holds no image, holds images both beside
-            and in class subfolders, or holds images of different sizes
-            without `image_size`.
+            and in class subfolders, holds images of different sizes
+            without `image_size`, or holds an unreadable file (without
+            `skip_unreadable`).
     """
     options = _Options.checked(batch_size, shuffle, seed, binarize, threshold,
                                drop_remainder, image_size, SHUFFLE_BUFFER)
     if train_size is not None:
         checks.check_positive_int("train_size", train_size)
-    found = _index_directory(directory, options.image_size, color_mode)
+    skip_unreadable = _check_skip_flag(skip_unreadable)
+    found = _index_directory(directory, options.image_size, color_mode, skip_unreadable)
     description = found.info
     _check_labels_exist(description, with_labels)
     paths, labels = found.paths, found.labels
@@ -485,6 +499,9 @@ def from_directory(
         return {"images": image, **features}
 
     dataset = dataset.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    if skip_unreadable:
+        # Damage inside a file that its header and end do not show.
+        dataset = dataset.ignore_errors(log_warning=True)
     dataset = _finish(dataset, dataclasses.replace(options, shuffle=False, image_size=None),
                       shuffle_size=0)
     dataset.class_names = description.class_names
@@ -494,13 +511,14 @@ def from_directory(
 
 
 def directory_info(directory: str | os.PathLike, image_size=None,
-                   color_mode: str | None = None) -> DatasetInfo:
+                   color_mode: str | None = None, skip_unreadable: bool = False) -> DatasetInfo:
     """Describes the images of a directory as ``from_directory`` reads them.
 
-    Reads only the files' headers. ``info.image_shape`` is the ``image_shape``
-    of a model for them, ``info.class_names`` the subfolder names.
+    Reads only the files' headers and ends. ``info.image_shape`` is the
+    ``image_shape`` of a model for them, ``info.class_names`` the subfolder names.
     """
-    return _index_directory(directory, _check_image_size(image_size), color_mode).info
+    return _index_directory(directory, _check_image_size(image_size), color_mode,
+                            _check_skip_flag(skip_unreadable)).info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -634,7 +652,7 @@ class _Options:
 def _check_image_size(image_size):
     if image_size is None:
         return None
-    size = checks.check_shape("image_size", image_size, max_size=8192)
+    size = checks.check_shape("image_size", image_size, max_size=8192, example="(64, 64)")
     if len(size) != 2:
         raise ValueError(
             f"Argument `image_size` must be (height, width); received "
@@ -845,7 +863,9 @@ def _from_tfds(name, split, recipe: _Recipe, builder, description, options, trai
     if builder is None:
         builder = tfds.builder(recipe.tfds_name)
     try:
-        builder.download_and_prepare()
+        _download_and_prepare(name, builder)
+    except DataNotFoundError:
+        raise
     except Exception as error:
         size = description.download_size
         size_text = f"about {size / 2**20:,.0f} MiB" if size else "its files"
@@ -953,7 +973,60 @@ class _Directory:
     needs_resize: bool
 
 
-def _index_directory(directory, image_size, color_mode) -> _Directory:
+def _check_skip_flag(value) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(
+            f"Argument `skip_unreadable` must be True or False; received "
+            f"skip_unreadable={value!r} of type {type(value).__name__}."
+        )
+    return bool(value)
+
+
+#: How each image format ends: a file that does not is cut short.
+_PNG_END = b"IEND\xaeB`\x82"
+_JPEG_END = b"\xff\xd9"
+#: Bytes at the end of a JPEG searched for its end marker (some writers pad after it).
+_JPEG_TAIL = 1024
+
+
+def _truncation(path: Path) -> str | None:
+    """Why ``path`` is cut short, from its first and last bytes; ``None`` if it looks whole."""
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        head = file.read(16)
+        file.seek(max(0, size - _JPEG_TAIL))
+        tail = file.read()
+    if head.startswith(b"\x89PNG") and not tail.endswith(_PNG_END):
+        return f"a PNG of {size} bytes without its closing IEND chunk"
+    if head.startswith(b"\xff\xd8") and _JPEG_END not in tail:
+        return f"a JPEG of {size} bytes without its end marker"
+    if head.startswith(b"GIF8") and not tail.rstrip(b"\x00").endswith(b";"):
+        return f"a GIF of {size} bytes without its trailer"
+    if head.startswith(b"BM") and len(head) >= 6:
+        declared = int.from_bytes(head[2:6], "little")
+        if declared > size:
+            return f"a BMP of {size} bytes whose header declares {declared}"
+    return None
+
+
+def _unreadable_files(paths) -> dict:
+    """``{path: reason}`` for the files whose header cannot be read or that are cut short."""
+    from PIL import Image, UnidentifiedImageError
+
+    unreadable = {}
+    for path in paths:
+        try:
+            with Image.open(path):
+                pass
+            reason = _truncation(path)
+        except (OSError, UnidentifiedImageError) as error:
+            reason = str(error)
+        if reason is not None:
+            unreadable[path] = reason
+    return unreadable
+
+
+def _index_directory(directory, image_size, color_mode, skip_unreadable=False) -> _Directory:
     """Lists a directory's images (class subfolders give labels) and checks their sizes."""
     if not isinstance(directory, str | os.PathLike):
         raise TypeError(
@@ -998,6 +1071,25 @@ def _index_directory(directory, image_size, color_mode) -> _Directory:
             f"which holds none."
         )
 
+    unreadable = _unreadable_files([path for path, _ in listed])
+    if unreadable:
+        first, reason = next(iter(unreadable.items()))
+        if not skip_unreadable:
+            raise ValueError(
+                f"Argument `directory` holds {len(unreadable)} unreadable image file(s), "
+                f"e.g. {os.fspath(first)!r} ({reason}); received "
+                f"directory={os.fspath(directory)!r}. Replace or remove them, or pass "
+                f"skip_unreadable=True to leave them out."
+            )
+        warnings.warn(
+            f"Leaving out {len(unreadable)} unreadable image file(s) of "
+            f"{os.fspath(root)!r}, e.g. {os.fspath(first)!r} ({reason}).", stacklevel=3)
+        listed = [(path, label) for path, label in listed if path not in unreadable]
+        if not listed:
+            raise ValueError(
+                f"Argument `directory` holds no readable image file; received "
+                f"directory={os.fspath(directory)!r}."
+            )
     sizes, grey = _image_headers([path for path, _ in listed], need_sizes=image_size is None,
                                  need_modes=color_mode is None)
     if image_size is None:
@@ -1143,6 +1235,8 @@ def _load_uint8(name, split, data_dir, train_size) -> tuple[np.ndarray, np.ndarr
     if images is None:
         try:
             images, labels = _load_from_tfds(name, split)
+        except DataNotFoundError:
+            raise  # offline: already one line naming the host and the local options
         except Exception as error:
             raise DataNotFoundError(
                 _not_found_message(name, split, searched, origin, error)
@@ -1206,10 +1300,84 @@ def _load_from_tfds(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     return _load_from_tfds_cached(name, split)
 
 
+# === Downloads through tensorflow-datasets ===
+
+
+def _unreachable(urls) -> str | None:
+    """What cannot be reached among the hosts of ``urls`` (or their proxies); else ``None``."""
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    proxies = urllib.request.getproxies()
+    tried = set()
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        proxy = proxies.get(parts.scheme)
+        through = ""
+        if proxy and host and not urllib.request.proxy_bypass(host):
+            proxied = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            through = f" through the proxy {proxied.hostname}:{proxied.port or 80}"
+            host, port = proxied.hostname, proxied.port or 80
+        if not host or (host, port) in tried:
+            continue
+        tried.add((host, port))
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            return f"{url}{through} cannot be reached ({host}:{port}: {reason})"
+    return None
+
+
+def _downloads_from_the_network(builder) -> bool:
+    """Whether ``builder.download_and_prepare`` is tensorflow-datasets' own, which
+    downloads (``tfds.testing.mock_data`` and tests put stand-ins in its place)."""
+    method = type(builder).download_and_prepare
+    return getattr(method, "__module__", "").startswith("tensorflow_datasets.core")
+
+
+def _download_and_prepare(name: str, builder) -> None:
+    """``builder.download_and_prepare()``, failing in seconds when offline.
+
+    The download hosts are tried first (``CONNECT_TIMEOUT`` seconds each); an
+    unreachable one raises a one-line ``DataNotFoundError`` at once. A failed
+    download leaves no ``incomplete.*`` folder behind.
+    """
+    if builder.is_prepared() or not _downloads_from_the_network(builder):
+        builder.download_and_prepare()
+        return
+    folder = Path(builder.data_dir).parent
+    existed = folder.exists()
+    before = set(folder.glob("incomplete.*")) if existed else set()
+    urls = sorted(getattr(builder, "url_infos", None) or ())
+    unreachable = _unreachable(urls)
+    if unreachable is not None:
+        local = (f"pass data_dir= or set {ENV_VAR} to a directory holding its IDX files, or "
+                 if name in DATASETS else "")
+        raise DataNotFoundError(
+            f"Could not download {name!r}: {unreachable}. For a local copy, {local}put a "
+            f"prepared tensorflow-datasets copy in {folder.parent} (or set TFDS_DATA_DIR to "
+            f"the directory holding it)."
+        )
+    try:
+        builder.download_and_prepare()
+    except BaseException:
+        if folder.exists():
+            for leftover in set(folder.glob("incomplete.*")) - before:
+                shutil.rmtree(leftover, ignore_errors=True)
+            if not existed and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
 @functools.lru_cache(maxsize=4)
 def _load_from_tfds_cached(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     import tensorflow_datasets as tfds
 
+    _download_and_prepare(name, tfds.builder(name))
     images, labels = tfds.as_numpy(
         tfds.load(name, split=split, as_supervised=True, batch_size=-1)
     )

@@ -6,14 +6,17 @@ gradients. The helpers below make a step on ``N`` replicas equal a step on
 one device with the whole batch:
 
 - ``gather``: the codes of every replica, in replica order (the global
-  batch). Differentiable: the gradient of ``all_gather`` sums the replicas'
-  upstream gradients and hands each replica its own rows. The MMD and the
-  Stein term (``mmdvae.divergences``) are computed on gathered codes, so every
-  replica holds the same, global-batch value.
+  batch), also when the replicas hold different numbers of rows.
+  Differentiable: the gradient of ``all_gather`` sums the replicas' upstream
+  gradients and hands each replica its own rows. The MMD and the Stein term
+  (``mmdvae.divergences``) are computed on gathered codes, and the
+  per-example terms (reconstruction, KL) are means over gathered values
+  (``example_mean``), so every replica holds the same, global-batch value of
+  every term, whatever the split of the batch.
 - ``scale_loss``: the loss a replica differentiates is divided by ``N``,
   Keras' convention (``keras.src.losses.loss.scale_loss_for_distribution``):
-  the sum over replicas of ``(local mean + global term) / N`` has the
-  gradient of the global mean plus the global term.
+  the sum over replicas of ``global loss / N`` has the gradient of the global
+  loss.
 - ``replica_rows``: random draws made per example (the reparameterisation
   noise, the adversarial autoencoder's prior draws) are drawn once for the
   whole global batch, from the same seed on every replica, and each replica
@@ -24,8 +27,10 @@ Outside a strategy, or with one replica, every helper returns its input
 unchanged. ``make_strategy`` builds the strategies the command line offers.
 """
 
+import contextlib
 import json
 import os
+import threading
 import warnings
 
 import tensorflow as tf
@@ -50,9 +55,66 @@ def num_replicas() -> int:
 
 
 def gather(values):
-    """``values`` of every replica concatenated on axis 0 in replica order."""
+    """``values`` of every replica concatenated on axis 0 in replica order.
+
+    The replicas may hold different numbers of rows (a global batch not divisible
+    by the replicas, the smaller last batch of an epoch, a replica with none):
+    each pads its rows to the longest, the padded blocks are gathered, and the
+    padding is left out.
+    """
     context = _replica_context()
-    return values if context is None else context.all_gather(values, axis=0)
+    if context is None:
+        return values
+    rows = tf.shape(values)[0]
+    counts = context.all_gather(tf.reshape(rows, [1]), axis=0)
+    longest = tf.reduce_max(counts)
+    padding = tf.concat([[[0, longest - rows]], tf.zeros([values.shape.rank - 1, 2], tf.int32)],
+                        axis=0)
+    padded = context.all_gather(tf.pad(values, padding), axis=0)
+    starts = tf.range(context.num_replicas_in_sync) * longest
+    kept = tf.ragged.range(starts, starts + counts).flat_values
+    return tf.gather(_dense_gradient(padded), kept)
+
+
+@tf.custom_gradient
+def _dense_gradient(values):
+    """The identity, whose gradient is a dense tensor (``all_gather``'s gradient needs one)."""
+    return tf.identity(values), tf.convert_to_tensor
+
+
+#: The sample weights of the step being traced, one slot per thread: a strategy
+#: traces each replica's step in a thread of its own.
+_step = threading.local()
+
+
+@contextlib.contextmanager
+def example_weights(weights):
+    """Within the block, ``example_mean`` weights the examples by ``weights`` (or not: ``None``)."""
+    previous = getattr(_step, "weights", None)
+    _step.weights = None if weights is None else tf.reshape(weights, [-1])
+    try:
+        yield
+    finally:
+        _step.weights = previous
+
+
+def example_mean(values):
+    """The mean of per-example ``values`` over the global batch, weighted by the sample weights.
+
+    ```
+    mean = sum_i w_i values_i / sum_i w_i
+    ```
+
+    with ``w_i`` the weights of the enclosing ``example_weights`` block (``w_i = 1``
+    outside one, or for ``None``; the mean is 0 when every weight is 0). Every
+    replica holds the same value.
+    """
+    weights = getattr(_step, "weights", None)
+    if weights is None:
+        return tf.reduce_mean(gather(values))
+    weights = tf.cast(weights, values.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(gather(weights * values)),
+                                 tf.reduce_sum(gather(weights)))
 
 
 def scale_loss(loss):
@@ -101,6 +163,29 @@ def step_logs(logs: dict) -> dict:
 def uses_strategy(model) -> bool:
     """Whether ``model`` was built, or is being compiled, inside a strategy's scope."""
     return tf.distribute.has_strategy() or getattr(model, "_distribute_strategy", None) is not None
+
+
+def check_scope(model, method: str) -> None:
+    """Refuses ``model.<method>`` inside the scope of a strategy the model was not built in.
+
+    A model's variables are mirrored across devices only when it is built inside
+    ``strategy.scope()``; Keras would fail later with a bare ``AssertionError``.
+    """
+    if not tf.distribute.has_strategy():
+        return
+    current = tf.distribute.get_strategy()
+    built_in = getattr(model, "_distribute_strategy", None)
+    if built_in is current:
+        return
+    where = ("outside any strategy's scope" if built_in is None
+             else f"in the scope of another {type(built_in).__name__}")
+    raise ValueError(
+        f"{type(model).__name__} was built {where}, and `{method}` was called inside the "
+        f"scope of a {type(current).__name__}; its variables are not on the strategy's "
+        f"devices. Build and compile the model inside `with strategy.scope():`, or call "
+        f"`{method}` outside the scope (a model built in a scope uses its strategy "
+        f"wherever it is called)."
+    )
 
 
 def check_jit_compile(model, jit_compile):

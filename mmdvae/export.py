@@ -14,6 +14,11 @@ each with a free batch dimension:
   same images every time, and the same images as ``model.sample(num_samples,
   seed=seed)`` in the exporting process.
 
+Each endpoint checks its inputs in the graph as the Python method checks them
+(finite images in the likelihood's range, finite codes, ``num_samples`` in
+``[1, MAX_SAMPLES]``, ``seed >= 0``) and raises ``tf.errors.InvalidArgumentError``
+with a message naming the argument and the value received.
+
 ``reconstruct`` is also the default serving signature. The directory loads with
 plain ``tf.saved_model.load(path)`` in a process that does not import mmdvae,
 and as ``keras.layers.TFSMLayer(path, call_endpoint="reconstruct")``.
@@ -32,6 +37,8 @@ from pathlib import Path
 
 import keras
 import tensorflow as tf
+
+from mmdvae.models.base import MAX_SAMPLES
 
 ENDPOINTS = ("reconstruct", "encode", "decode", "sample")
 
@@ -52,6 +59,59 @@ def _check_destination(path, overwrite):
     return path
 
 
+# === The checks of the Python methods, in the graph ===
+
+
+def _check(condition, *parts):
+    """An ``InvalidArgumentError`` with the message ``parts`` (text and tensors) unless
+    ``condition``; returns the check, for a control dependency."""
+    message = tf.strings.join([part if isinstance(part, str) else tf.strings.as_string(part)
+                               for part in parts])
+    return tf.debugging.Assert(condition, [message])
+
+
+def _non_finite_count(values):
+    return tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(values)), tf.int64))
+
+
+def _checked_images(model, images):
+    """``images`` after the checks of ``model.encode``: finite, in the likelihood's range."""
+    bad = _non_finite_count(images)
+    checks = [_check(tf.equal(bad, 0), "Argument `images` must hold finite values; received ",
+                     bad, " NaN or infinite values.")]
+    value_range = model.likelihood.value_range
+    if value_range is not None:
+        low, high = tf.reduce_min(images), tf.reduce_max(images)
+        checks.append(_check(
+            tf.logical_and(low >= value_range[0], high <= value_range[1]),
+            f"Argument `images` must lie in [{value_range[0]:g}, {value_range[1]:g}] for the "
+            f"likelihood {model.likelihood.name}; received values from ", low, " to ", high,
+            ". Scale images to [0, 1] (e.g. divide 0..255 pixels by 255)."))
+    with tf.control_dependencies(checks):
+        return tf.identity(images)
+
+
+def _checked_codes(z):
+    """``z`` after the check of ``model.decode``: finite codes."""
+    bad = _non_finite_count(z)
+    with tf.control_dependencies([_check(
+            tf.equal(bad, 0), "Argument `z` must hold finite codes; received ", bad,
+            " NaN or infinite values.")]):
+        return tf.identity(z)
+
+
+def _checked_sample_arguments(num_samples, seed):
+    """The arguments of ``sample`` after the checks of ``model.sample``."""
+    checks = [
+        _check(tf.logical_and(num_samples >= 1, num_samples <= MAX_SAMPLES),
+               f"Argument `num_samples` must be an integer in [1, {MAX_SAMPLES}]; received "
+               f"num_samples=", num_samples, "."),
+        _check(seed >= 0, "Argument `seed` must be an integer >= 0; received seed=", seed, "."),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(num_samples), tf.identity(seed)
+
+
 def export_saved_model(model, path, overwrite: bool = False) -> Path:
     """Writes ``model`` as a TensorFlow SavedModel with named endpoints.
 
@@ -70,12 +130,13 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
             f"type {type(model).__name__}."
         )
     path = _check_destination(path, overwrite)
-    dtype = model.compute_dtype
+    # Float32 in and out under every dtype policy: the networks cast their own inputs.
+    dtype = tf.float32
     image_spec = tf.TensorSpec((None, *model.image_shape), dtype, name="images")
     code_spec = tf.TensorSpec((None, model.latent_dim), dtype, name="z")
 
     def codes(images):
-        z, z_mean, z_log_var = model.posterior(images, training=False)
+        z, z_mean, z_log_var = model.posterior(_checked_images(model, images), training=False)
         if z_mean is None:
             return {"z": z}
         return {"z": z_mean, "z_mean": z_mean, "z_log_var": z_log_var}
@@ -83,10 +144,14 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
     def decode(z):
         return model.decoded_images(z, training=False)
 
+    def decode_codes(z):
+        return decode(_checked_codes(z))
+
     def reconstruct(images):
         return decode(codes(images)["z"])
 
     def sample(num_samples, seed):
+        num_samples, seed = _checked_sample_arguments(num_samples, seed)
         seed_pair = tf.stack([seed, tf.zeros_like(seed)])
         return decode(tf.cast(model.prior_samples(num_samples, seed=seed_pair), dtype))
 
@@ -94,7 +159,7 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
     archive.track(model)
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[image_spec])
     archive.add_endpoint("encode", codes, input_signature=[image_spec])
-    archive.add_endpoint("decode", decode, input_signature=[code_spec])
+    archive.add_endpoint("decode", decode_codes, input_signature=[code_spec])
     archive.add_endpoint(
         "sample",
         sample,

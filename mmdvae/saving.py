@@ -18,6 +18,7 @@ saving.write_json("runs/a/history.json", {"loss": [0.2, 0.1]})
 
 import json
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -39,6 +40,29 @@ def _check_file_path(path: Path, argument: str) -> None:
                     f"existing file."
                 )
             break
+
+
+def check_writable_path(path, argument: str = "path") -> Path:
+    """Returns ``path`` as a ``Path`` when a file can be written there; else a ``ValueError``.
+
+    For checks before any work: ``path`` must not be a directory, its nearest
+    existing ancestor must be a directory, and a file must be creatable in that
+    directory (tried with a temporary file, removed at once, so nothing is left
+    behind; missing directories below it are created when writing).
+    """
+    path = Path(path)
+    _check_file_path(path, argument)
+    ancestor = next(parent for parent in path.parents if parent.exists())
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"Argument `{argument}` must be a path that can be written; received "
+            f"{argument}={os.fspath(path)!r}, but no file can be created in "
+            f"{os.fspath(ancestor)!r} ({error.strerror})."
+        ) from None
+    return path
 
 
 def _temporary_path(path: Path, suffix: str) -> Path:

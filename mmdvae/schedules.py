@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from mmdvae import checks
 
-__all__ = ["Constant", "Cyclical", "LinearWarmup", "Schedule", "get"]
+__all__ = ["Constant", "Cyclical", "LinearWarmup", "Schedule", "endpoint_values", "get"]
 
 
 # === Validation ===
@@ -323,15 +323,46 @@ def get(value) -> Schedule:
     )
 
 
+def endpoint_values(schedule) -> dict:
+    """``{name: value}`` of the values a schedule starts from and ends at.
+
+    The bounds of every value it takes for `Constant`, `LinearWarmup` and
+    `Cyclical`, which move linearly between the two; the value at step 0 for
+    another callable, whose later values cannot be known in advance.
+    """
+    if isinstance(schedule, Constant):
+        return {"value": schedule.value}
+    if isinstance(schedule, LinearWarmup | Cyclical):
+        return {"initial_value": schedule.initial_value, "final_value": schedule.final_value}
+    return {"value at step 0": float(np.asarray(schedule(0)))}
+
+
 def weight(argument: str, value, minimum: float | None = None,
            maximum: float | None = None) -> Schedule:
-    """A model's weight argument as a schedule; a number is checked against its range.
+    """A model's weight argument as a schedule, checked against its range.
 
-    A schedule's values are not checked: it is the user's to keep them in range.
+    A number must be finite and in ``[minimum, maximum]``; a schedule's initial
+    and final values (``endpoint_values``) must be too.
     """
-    if isinstance(value, Schedule | dict) or (callable(value) and not isinstance(value, type)):
-        return get(value)
-    return Constant(checks.check_number(argument, value, minimum=minimum, maximum=maximum))
+    if not (isinstance(value, Schedule | dict)
+            or (callable(value) and not isinstance(value, type))):
+        return Constant(checks.check_number(argument, value, minimum=minimum, maximum=maximum))
+    schedule = get(value)
+    for name, endpoint in endpoint_values(schedule).items():
+        too_low = minimum is not None and endpoint < minimum
+        too_high = maximum is not None and endpoint > maximum
+        if too_low or too_high or not np.isfinite(endpoint):
+            bounds = ["finite"]
+            if minimum is not None:
+                bounds.append(f">= {minimum:g}")
+            if maximum is not None:
+                bounds.append(f"<= {maximum:g}")
+            raise ValueError(
+                f"Argument `{argument}` must take values {' and '.join(bounds)} at every "
+                f"step, as a number {argument} must; received {argument}={schedule!r}, "
+                f"whose {name} is {endpoint!r}."
+            )
+    return schedule
 
 
 def serialize(schedule: Schedule):

@@ -187,7 +187,8 @@ def test_evaluate_names_a_corrupt_model_file(tmp_path):
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"PK\x03\x04 truncated")
     message = error_of(["evaluate", str(broken), "--out", str(tmp_path / "e.json")])
-    assert "is not a readable .keras file (corrupt or incomplete)" in message
+    assert f"{broken} is corrupt: a .keras file is a zip archive" in message
+    assert "File not found" not in message
     empty = tmp_path / "empty.keras"
     with zipfile.ZipFile(empty, "w") as archive:
         archive.writestr("metadata.json", "{}")

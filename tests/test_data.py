@@ -4,6 +4,7 @@ import gzip
 import math
 import os
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -674,3 +675,26 @@ def test_directory_reads_every_image_format(tmp_path, suffix):
     assert grey.shape == (1, 8, 8, 1)
     luma = (0.2989 * 200 + 0.5870 * 100 + 0.1140 * 50) / 255
     np.testing.assert_allclose(grey.numpy(), luma, atol=tolerance + 1 / 255)
+
+
+def test_skip_unreadable_leaves_out_a_truncated_file_with_a_warning(tmp_path):
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 256, size=(4, 8, 8), dtype=np.uint8)
+    for index, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / f"{index}.png")
+    (tmp_path / "2.png").write_bytes((tmp_path / "2.png").read_bytes()[:60])
+    with pytest.raises(ValueError, match=r"unreadable image file\(s\), e\.g\. '.*2\.png'"):
+        data.directory_info(tmp_path)
+    with pytest.warns(UserWarning, match=r"Leaving out 1 unreadable image file\(s\).*2\.png"):
+        dataset = data.from_directory(tmp_path, batch_size=8, skip_unreadable=True)
+    assert [Path(path).name for path in sorted(dataset.file_paths)] == ["0.png", "1.png",
+                                                                         "3.png"]
+    images = np.concatenate(list(dataset.as_numpy_iterator()))
+    by_name = {Path(path).name: image for path, image in zip(dataset.file_paths, images,
+                                                             strict=True)}
+    for index in (0, 1, 3):
+        np.testing.assert_allclose(by_name[f"{index}.png"][..., 0], pixels[index] / 255.0,
+                                   rtol=1e-6)
+    with pytest.raises(TypeError, match="received skip_unreadable='yes'"):
+        data.from_directory(tmp_path, skip_unreadable="yes")

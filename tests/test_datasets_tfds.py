@@ -288,3 +288,69 @@ def test_one_epoch_of_100000_streamed_images_peaks_far_below_the_dataset_size():
           f"{4 * dataset_bytes / 2**20:.0f} MiB as float32")
     # The shuffle buffer holds 10,000 images (117 MiB); the rest is batches in flight.
     assert growth_bytes < dataset_bytes / 4
+
+
+# === Offline: a download fails in seconds, in one line, and leaves nothing behind ===
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """Every connection is refused at once; tensorflow-datasets keeps its files in tmp_path.
+
+    Returns the ``(host, port)`` pairs a connection was asked for.
+    """
+    import socket
+
+    asked = []
+
+    def refuse(address, *arguments, **keywords):
+        asked.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
+                     "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    data._load_from_tfds_cached.cache_clear()
+    return asked
+
+
+@pytest.mark.parametrize("name, host, local", [
+    ("cifar10", "www.cs.toronto.edu", "TFDS_DATA_DIR"),
+    ("mnist", "storage.googleapis.com", data.ENV_VAR),
+])
+def test_offline_a_download_fails_at_once_saying_what_and_where(offline, tmp_path, name, host,
+                                                                local):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(data.DataNotFoundError) as raised:
+        data.load(name, "train", batch_size=8)
+    assert time.perf_counter() - start < 5.0  # not tensorflow-datasets' minutes of retries
+    message = str(raised.value)
+    assert "\n" not in message
+    for fragment in (f"Could not download {name!r}", f"{host}:443", "Connection refused",
+                     local, str(tmp_path)):
+        assert fragment in message, fragment
+    assert offline == [(host, 443)]
+    assert list(tmp_path.iterdir()) == []  # nothing written, no incomplete.* folder
+
+
+def test_a_download_failing_midway_leaves_no_incomplete_folder(monkeypatch, tmp_path):
+    """The real tensorflow-datasets path: the host answers, the transfer fails."""
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_unreachable", lambda urls: None)
+    seen = []
+
+    def fail(self, *arguments, **keywords):
+        seen.extend(path.name for path in (tmp_path / "cifar10").glob("incomplete.*"))
+        raise ConnectionError("the connection was reset")
+
+    monkeypatch.setattr(tfds.download.DownloadManager, "download_and_extract", fail)
+    monkeypatch.setattr(tfds.download.DownloadManager, "download", fail)
+    with pytest.raises(data.DataNotFoundError, match="Could not prepare 'cifar10'.*was reset"):
+        data.load("cifar10", "train")
+    assert seen  # the download was under way in an incomplete.* folder
+    assert not (tmp_path / "cifar10").exists()

@@ -27,6 +27,8 @@ ROOT = SCRIPTS.parents[1]
 EQUAL_CASES = ["mmd_vae", "info_vae_mmd", "info_vae_stein", "vimae", "aae", "elbo_vae"]
 ALL_CASES = [*EQUAL_CASES, "mutual_ae"]
 SAVED_CASES = ["aae", "vimae"]
+#: Models trained on batches the replicas cannot split evenly (tests/scripts/distributed_steps.py).
+UNEVEN_CASES = ["mmd_vae", "aae", "mutual_ae", "elbo_vae"]
 
 
 def _environment():
@@ -51,7 +53,8 @@ def _run_steps(directory, num_devices, *options):
 def two_replicas(tmp_path_factory):
     """Results on 2 logical devices; the distributed copies ask for XLA; some are saved."""
     directory = tmp_path_factory.mktemp("two_replicas")
-    results = _run_steps(directory, 2, "--jit", "--save=" + ",".join(SAVED_CASES))
+    results = _run_steps(directory, 2, "--jit", "--save=" + ",".join(SAVED_CASES),
+                         "--uneven=" + ",".join(UNEVEN_CASES))
     return directory, results
 
 
@@ -168,6 +171,22 @@ def test_saved_under_a_strategy_loads_and_resumes(two_replicas, case):
     np.testing.assert_allclose(model.encode(saved["images"]), saved["codes"], atol=1e-6)
     np.testing.assert_allclose(model.decode(saved["codes"]), saved["reconstructions"],
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("case", UNEVEN_CASES)
+def test_batches_the_replicas_cannot_split_evenly_train_as_on_one_device(two_replicas, case):
+    # 401 images at batch 200: the last batch of 1 image leaves a replica without rows.
+    # At batch 201 the replicas hold 101 and 100 rows. Each fit is one epoch; the last
+    # one weights the examples (`sample_weight`), gathered with them.
+    result = two_replicas[1][f"uneven_{case}"]
+    for key in ("200", "201", "200_weighted"):
+        single, distributed = result[f"losses_{key}"]
+        assert set(distributed) == set(single)
+        for name, value in single.items():
+            assert np.isfinite(distributed[name]), name
+            assert distributed[name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
+    assert result["steps"] == 3 + 2 + 3
+    assert result["weights"] <= 1e-4
 
 
 @pytest.mark.slow

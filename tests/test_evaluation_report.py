@@ -52,7 +52,7 @@ def test_evaluate_reports_the_functions_values(models, images):
     codes = evaluation.encode_dataset(model, test_images, sample=True, seed=3)
     prior = evaluation.prior_samples(model, len(codes), seed=3)
     assert results["mmd"] == pytest.approx(evaluation.full_data_mmd(codes, prior), rel=1e-12)
-    assert results["mmd_kernel"] == "tutorial()"
+    assert results["mmd_kernel"] == "Tutorial(method='matmul')"
     test = kernels.mmd_test(codes, prior, kernel="tutorial", bandwidth=None,
                             num_permutations=50, seed=3)
     assert results["mmd_test"]["statistic"] == pytest.approx(test.statistic, rel=1e-12)
@@ -89,15 +89,16 @@ def test_evaluate_uses_the_models_kernel_unless_one_is_given(models, images):
     own = evaluation.evaluate(model, test_images, metrics=["mmd"])
     assert own["mmd"] == pytest.approx(
         evaluation.full_data_mmd(codes, prior, "rbf", bandwidth=0.5), rel=1e-12)
-    assert own["mmd_kernel"] == "rbf(bandwidth=0.5)"
+    assert own["mmd_kernel"] == "RBF(bandwidth=0.5)"
     tutorial = evaluation.evaluate(model, test_images, metrics=["mmd"], kernel="tutorial")
     assert tutorial["mmd"] == pytest.approx(evaluation.full_data_mmd(codes, prior), rel=1e-12)
     assert abs(tutorial["mmd"] - own["mmd"]) > 1e-3 * abs(own["mmd"])
     wider = evaluation.evaluate(model, test_images, metrics=["mmd"], bandwidth=2.0)
     assert wider["mmd"] == pytest.approx(
         evaluation.full_data_mmd(codes, prior, "rbf", bandwidth=2.0), rel=1e-12)
-    assert evaluation.model_kernel(models["mmd"]) == ("tutorial", {})
-    assert evaluation.model_kernel(models["elbo"]) == ("tutorial", {})
+    assert evaluation.model_kernel(model) == kernels.RBF(0.5)
+    assert evaluation.model_kernel(models["mmd"]) == kernels.Tutorial()
+    assert evaluation.model_kernel(models["elbo"]) == kernels.Tutorial()
 
 
 def test_evaluate_latent_accuracy_and_corruptions(models, images):

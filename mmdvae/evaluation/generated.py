@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -120,10 +121,28 @@ def classifier_outputs(classifier, images, batch_size: int = 500):
     return np.concatenate(features), np.concatenate(probabilities)
 
 
+#: Most bytes of images ``generate`` returns (float32); more is refused before any work.
+MAX_GENERATED_BYTES = 4 * 2**30
+
+
+def check_generated_size(model, num_samples: int, argument: str = "num_samples") -> None:
+    """Refuses a ``generate`` whose images would exceed ``MAX_GENERATED_BYTES``."""
+    per_image = 4 * math.prod(model.image_shape)
+    size = num_samples * per_image
+    if size > MAX_GENERATED_BYTES:
+        raise ValueError(
+            f"Argument `{argument}` is too large: {argument}={num_samples} generated images "
+            f"of shape {tuple(model.image_shape)} would take {size / 2**30:,.1f} GiB as "
+            f"float32, more than MAX_GENERATED_BYTES={MAX_GENERATED_BYTES / 2**30:g} GiB; use "
+            f"at most {MAX_GENERATED_BYTES // per_image:,}."
+        )
+
+
 def generate(model, num_samples: int, seed: int = 0, batch_size: int = 1000) -> np.ndarray:
     """``num_samples`` images decoded from prior samples drawn with ``seed``."""
     num_samples = checks.check_positive_int("num_samples", num_samples)
     batch_size = checks.check_positive_int("batch_size", batch_size)
+    check_generated_size(model, num_samples)
     z = prior_samples(model, num_samples, seed).astype(np.float32)
     return np.asarray(model.decode(z, batch_size=batch_size))
 

@@ -4,6 +4,7 @@ Run by tests/test_distribute.py in a fresh process, because the CPU must be
 split into logical devices before TensorFlow initialises its devices:
 
     python distributed_steps.py NUM_DEVICES OUTPUT_DIR CASE [CASE ...] [--jit] [--save=CASE,...]
+        [--uneven=CASE,...]
 
 For each case (a name in ``CASES``), two copies of a model start from the
 same weights and seed state, one under ``tf.distribute.MirroredStrategy`` on
@@ -19,6 +20,11 @@ and without XLA (whose random numbers differ from TensorFlow's kernels'). Both
 - for the cases of ``--save``: the distributed copy is saved from inside the strategy to
   CASE.keras with its codes and reconstructions (CASE.npz), loaded inside the
   strategy to resume, and both train 2 more steps: the largest difference.
+- for the cases of ``--uneven``: two fresh copies train one epoch on 401 images
+  at batch 200 (the last batch of 1 image leaves a replica without rows) and
+  one at batch 201 (not divisible by the replicas), then one more at batch 200
+  with sample weights: the losses of both and the largest difference of the
+  variables.
 
 OUTPUT_DIR/results_NUM_DEVICES.json receives ``{case: {...}}``.
 """
@@ -143,11 +149,35 @@ def compare(case, strategy, jit_compile, save_dir):
     return result
 
 
+def uneven(case, strategy):
+    """One device and the strategy on batches the replicas cannot split evenly."""
+    data = np.random.default_rng(2).uniform(size=(401, 8, 8, 1)).astype("float32")
+    single = build(case, jit_compile=False)
+    with strategy.scope():
+        distributed = build(case, jit_compile=False)
+    for model in (single, distributed):
+        for optimizer in model.optimizers:
+            optimizer.learning_rate = LEARNING_RATES.get(case, (1.0, 0.05))[1]
+    result = {}
+    sample_weight = np.random.default_rng(3).uniform(0.0, 2.0, len(data)).astype("float32")
+    for key, batch_size, weights in (("200", 200, None), ("201", 201, None),
+                                     ("200_weighted", 200, sample_weight)):
+        logs = [model.fit(data, batch_size=batch_size, epochs=1, shuffle=False, verbose=0,
+                          sample_weight=weights).history for model in (single, distributed)]
+        result[f"losses_{key}"] = [{name: float(values[0]) for name, values in log.items()}
+                                   for log in logs]
+    result["weights"] = largest_difference(values(single), values(distributed))
+    result["steps"] = int(distributed.optimizer.iterations.numpy())
+    return result
+
+
 def main():
     output_dir, cases = sys.argv[2], sys.argv[3:]
     jit_compile = "--jit" in cases
     saved = [case for option in cases if option.startswith("--save=")
              for case in option.removeprefix("--save=").split(",")]
+    uneven_cases = [case for option in cases if option.startswith("--uneven=")
+                    for case in option.removeprefix("--uneven=").split(",")]
     cases = [case for case in cases if not case.startswith("--")]
     devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     strategy = tf.distribute.MirroredStrategy(devices)
@@ -155,6 +185,8 @@ def main():
     for case in cases:
         results[case] = compare(case, strategy, jit_compile,
                                 output_dir if case in saved else None)
+    for case in uneven_cases:
+        results[f"uneven_{case}"] = uneven(case, strategy)
     with open(os.path.join(output_dir, f"results_{NUM_DEVICES}.json"), "w") as file:
         json.dump(results, file, indent=1)
 
