@@ -266,8 +266,8 @@ class PixelCNN(keras.layers.Layer, likelihoods.Likelihood):
 
     def logits(self, data, outputs):
         """``logit_i(x_<i, outputs)`` of every pixel (teacher forcing), shape of ``data``."""
-        data = tf.convert_to_tensor(data, self.compute_dtype)
-        outputs = tf.convert_to_tensor(outputs, self.compute_dtype)
+        data = tf.cast(data, self.compute_dtype)
+        outputs = tf.cast(outputs, self.compute_dtype)
         self._check_outputs(data, outputs)
         return self(data, outputs)
 
@@ -286,9 +286,11 @@ class PixelCNN(keras.layers.Layer, likelihoods.Likelihood):
 
     def negative_log_likelihood(self, data, outputs):
         """``-log p(x|z)`` in nats per example, summed over pixels, in one pass."""
-        data = tf.cast(data, self.compute_dtype)
+        # The sum over pixels runs in the weights' precision (float32 under the
+        # mixed-precision policies), not in half precision.
+        logits = tf.cast(self.logits(data, outputs), self.variable_dtype)
         cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=data, logits=self.logits(data, outputs))
+            labels=tf.cast(data, logits.dtype), logits=logits)
         return tf.reduce_sum(cross_entropy, axis=[1, 2, 3])
 
     def data_shape(self, outputs):
@@ -303,7 +305,7 @@ class PixelCNN(keras.layers.Layer, likelihoods.Likelihood):
 
     def mean(self, outputs):
         """``p(x_i = 1 | x_<i, z)`` along one ancestral sample drawn with fixed noise."""
-        outputs = tf.convert_to_tensor(outputs, self.compute_dtype)
+        outputs = tf.cast(outputs, self.compute_dtype)
         uniform = tf.random.stateless_uniform(self.data_shape(outputs), seed=MEAN_NOISE_SEED,
                                               dtype=self.compute_dtype)
         return self.ancestral_sample(outputs, uniform)[1]
@@ -324,8 +326,8 @@ class PixelCNN(keras.layers.Layer, likelihoods.Likelihood):
                 channels * conditioning_channels]``.
             uniform: uniform numbers in (0, 1) of the images' shape.
         """
-        outputs = tf.convert_to_tensor(outputs, self.compute_dtype)
-        uniform = tf.convert_to_tensor(uniform, self.compute_dtype)
+        outputs = tf.cast(outputs, self.compute_dtype)
+        uniform = tf.cast(uniform, self.compute_dtype)
         if not self.built:
             self.build((None, *uniform.shape[1:]))
         self._check_outputs(uniform, outputs)

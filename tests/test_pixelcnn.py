@@ -96,6 +96,28 @@ def test_negative_log_likelihood_equals_a_pixel_by_pixel_float64_reference():
     assert expected.min() > 10.0
 
 
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_half_precision_logits_are_summed_in_float32(policy):
+    image_shape = (6, 6, 1)
+    reference = built_pixelcnn(image_shape, seed=1)
+    images, outputs = random_inputs(reference, 3, image_shape, seed=1)
+    try:
+        keras.mixed_precision.set_global_policy(policy)
+        half = PixelCNN(**SMALL)
+        half.build((None, *image_shape))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    half.set_weights(reference.get_weights())
+    logits = half.logits(images, outputs)
+    assert logits.dtype == half.compute_dtype != tf.float32
+    # The sum of the float32 cross-entropies of the half-precision logits, in float64.
+    logits = logits.numpy().astype(np.float64)
+    expected = (np.logaddexp(0.0, logits) - images * logits).sum(axis=(1, 2, 3))
+    actual = half.negative_log_likelihood(images, outputs)
+    assert actual.dtype == tf.float32
+    np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-5)
+
 # --- Ancestral sampling --------------------------------------------------------------------
 
 

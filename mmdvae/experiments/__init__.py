@@ -6,8 +6,12 @@ same function. Each experiment writes ``results.json`` (every measured number
 and the verdict on each claim), its figures (``figures/*.png``) and
 ``report.md``, a table of each claim of the paper beside what the run measured
 and whether the claim held (a boolean computed from the numbers by a stated
-rule). ``quick=True`` runs it at a size of seconds, too small to decide most
-claims, which the report then says. An interrupted run continues with
+rule). ``scale="source"`` (the default) trains as the source trained, or to a
+convergence rule the experiment states where the source gives no schedule;
+``scale="short"`` runs it in minutes; ``scale="quick"`` (or ``quick=True``) in
+seconds, too small to decide most claims, which the report then says. A claim
+whose numbers vary from seed to seed is decided over several seeds, and only
+when its margin is outside their spread. An interrupted run continues with
 ``resume=True``, skipping the phases (models) it finished; a finished run is
 never overwritten. See ``mmdvae.experiments.runner``.
 
@@ -86,14 +90,14 @@ def get(name: str) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def sizes(name: str, quick: bool = False) -> dict:
-    """A copy of the sizes of the experiment's full run (or quick run)."""
-    return get(name).sizes_for(quick)
+def sizes(name: str, quick: bool = False, scale: str | None = None) -> dict:
+    """A copy of the sizes of the experiment at ``scale`` (default: source, or quick)."""
+    return get(name).sizes_for(runner.resolve_scale(scale, quick))
 
 
-def run(name: str, out, quick: bool = False, seed: int = 0, *, resume: bool = False,
-        overwrite: bool = False, sizes: dict | None = None, data_dir=None, cache_dir=None,
-        verbose: int | None = None) -> Outcome:
+def run(name: str, out, quick: bool = False, seed: int = 0, *, scale: str | None = None,
+        resume: bool = False, overwrite: bool = False, sizes: dict | None = None,
+        data_dir=None, cache_dir=None, verbose: int | None = None) -> Outcome:
     """Runs the experiment ``name`` into the directory ``out``.
 
     Args:
@@ -102,8 +106,12 @@ def run(name: str, out, quick: bool = False, seed: int = 0, *, resume: bool = Fa
             ``resume`` or ``overwrite``. A directory holding a finished run
             (its ``results.json``) is never written again: with ``resume``
             its outcome is read back, otherwise it is refused.
-        quick: run at the quick sizes (seconds; most claims undecided).
-        seed: the run's seed; each phase derives its own from it.
+        quick: run at the quick sizes (seconds; most claims undecided); the
+            same as ``scale="quick"``.
+        seed: the run's seed; each phase derives its own from it. Claims
+            decided over seeds use ``seed``, ``seed + 1``, ...
+        scale: ``"source"`` (the default: the source's training), ``"short"``
+            (minutes) or ``"quick"`` (seconds).
         resume: continue the interrupted run in ``out`` (phases it finished
             are read back, not computed again; its settings must be the same),
             or start it when ``out`` is empty or missing.
@@ -127,15 +135,17 @@ def run(name: str, out, quick: bool = False, seed: int = 0, *, resume: bool = Fa
             before any training.
     """
     return execute(get(name), out, quick=quick, seed=seed, resume=resume, overwrite=overwrite,
-                   sizes=sizes, data_dir=data_dir, cache_dir=cache_dir, verbose=verbose)
+                   sizes=sizes, data_dir=data_dir, cache_dir=cache_dir, verbose=verbose,
+                   scale=scale)
 
 
 def listing() -> str:
     """One line per experiment: its name, expected times on 2 CPU cores and claim."""
     width = max(len(name) for name in EXPERIMENTS)
     return "\n".join(
-        f"{name:<{width}}  ~{experiment.full_minutes:g} min (--quick ~"
-        f"{experiment.quick_seconds:g} s)  {experiment.claim}"
+        f"{name:<{width}}  source ~{experiment.minutes['source']:g} min, short ~"
+        f"{experiment.minutes['short']:g} min, quick ~{experiment.quick_seconds:g} s  "
+        f"{experiment.claim}"
         for name, experiment in EXPERIMENTS.items())
 
 
@@ -168,9 +178,11 @@ def add_reproduce_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true",
                         help="list the experiments, their claims and expected times")
     parser.add_argument("--out", metavar="DIR", default=None, help="output directory")
-    parser.add_argument("--quick", action="store_true",
-                        help="run at the quick sizes (seconds; too small to decide most "
-                             "claims)")
+    parser.add_argument("--scale", choices=runner.SCALES, default=None,
+                        help="source: train as the source trained (the default; hours for "
+                             "some); short: minutes; quick: seconds, too small to decide "
+                             "most claims")
+    parser.add_argument("--quick", action="store_true", help="the same as --scale quick")
     parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in DIR, skipping its finished "
@@ -199,18 +211,21 @@ def reproduce(args) -> int:
                          f"{', '.join(EXPERIMENTS)} (--list describes them)")
     if args.out is None:
         raise SystemExit(f"error: reproduce {args.name} needs --out DIR")
+    if args.resume and args.overwrite:
+        raise SystemExit(f"error: pass either `resume` or `overwrite`, not both: --resume "
+                         f"continues the run in {args.out}, --overwrite starts it afresh")
     if args.resume and not (Path(args.out) / runner.RUN_FILE).is_file():
         raise SystemExit(f"error: --resume needs an interrupted run in {args.out}; there is "
                          f"none (start the run without --resume)")
     try:
-        outcome = run(args.name, Path(args.out), quick=args.quick, seed=args.seed,
+        outcome = run(args.name, Path(args.out), quick=args.quick, scale=args.scale,
+                      seed=args.seed,
                       resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir,
                       cache_dir=args.cache_dir)
     except ExperimentError as error:
         raise SystemExit(f"error: {error.command_line()}") from None
-    decided = [verdict.held for verdict in outcome.verdicts if verdict.decided]
-    undecided = len(outcome.verdicts) - len(decided)
-    print(f"{args.name}: {sum(decided)} claims held, {len(decided) - sum(decided)} did not"
-          + (f", {undecided} undecided at the quick size" if undecided else "")
-          + f"; report in {outcome.directory / 'report.md'}")
+    states = [verdict.state for verdict in outcome.verdicts]
+    print(f"{args.name}: {states.count('held')} claims held, {states.count('not held')} not "
+          f"held, {states.count('not decided')} not decided; report in "
+          f"{outcome.directory / 'report.md'}")
     return 0

@@ -14,7 +14,8 @@ Controlling Information in Latent Code Representations" (2018 poster), sections
 Models (``registry.get("mutual")``, ``network="mlp"``: three dense layers of 200
 units where the poster has two): the VAE (``penalty_weight=0``: the plain ELBO)
 and the MutualAE with the constraint ``I_p(z, x) = M`` for each ``M`` of
-``informations`` (penalty weight 10).
+``informations`` (penalty weight 10), each on ``seeds`` seeds, Adam(1e-3),
+batches of 100 from ``num_examples`` draws of the toy.
 
 Measured after training, for each model: ``I_p(z, x)`` of its generative model
 ``p(z) p(x|z)`` computed from the decoder alone (independent of the inference
@@ -25,19 +26,30 @@ I_p(z, x) = E_p(z) KL(p(x|z) || p(x)),     p(x) = E_p(z) p(x|z)
 ```
 
 with ``E_p(z)`` a quadrature over ``quadrature_points`` codes in ``[-8, 8]``
-(weights of the prior's density); for the digits the KL is a sum over the ten
-values, for the normal toy a Monte Carlo mean of ``log p(x|z) - log p(x)`` over
-``20,000`` draws ``z ~ p(z)``, ``x ~ p(x|z)``. Also the variational bound
-``I_hat = H(z) + E log r(z|x)`` the MutualAE constrains (a lower bound of
-``I_p``), on 20,000 prior draws. Figures in the poster's style: ``p(x|z)``
-against ``z`` for each model.
+(weights of the prior's density). For the digits it is exact (the KL a sum over
+the ten values); for the normal toy it is an estimate, the Monte Carlo mean of
+``log p(x|z) - log p(x)`` over ``20,000`` draws ``z ~ p(z)``, ``x ~ p(x|z)``,
+with its standard error. Also the variational bound the MutualAE constrains,
+``I_hat = H(z) + E log r(z|x)`` (a lower bound of ``I_p``): for the digits
+exact, the sum over the ten values of ``x`` of ``p(x|z) log r(z|x)`` under the
+quadrature; for the normal toy on 20,000 prior draws. The MutualAE trains on
+``I_hat`` of Gumbel-softmax samples of ``x`` (temperature 0.5), a continuous
+channel that carries more about ``z`` than the discrete ``x``; that relaxed
+bound is reported beside the exact one. Figures in the poster's style:
+``p(x|z)`` against ``z`` for each model (the first seed).
 
-Sizes: the full run trains 8 models (two toys, the VAE and ``M`` in
-``{0.5, 1, 1.5}``), each 30 epochs of 10,000 examples at batch 100 (3,000 steps;
-about 190 steps per second on the digits and 80 on the normal toy), about 2.5
-minutes on 2 CPU cores (measured: 133 s); the quick run 4 models (the VAE and ``M = 1``), each 3
-epochs, about 20 seconds.
+Scales. The poster gives no schedule: at source scale each model trains until
+``ConvergenceRule(CONVERGENCE_METRIC)`` holds (its training loss, the mean over
+each ``record_every`` steps, improved by less than 0.5 % over the last 10 % of
+the steps, checked from step ``min_steps``), at most ``steps`` steps, on 3
+seeds: 24 trainings (two toys, the VAE and ``M`` in ``{0.5, 1, 1.5}``) of at
+most 6,000 steps at about 150 steps per second (measured in a short run), at
+most 16 minutes on 2 CPU cores, about 12 expected. ``short``: 1,500 steps, the
+VAE and ``M = 1`` on 3 seeds, about 2.5 minutes; ``quick``: 300 steps, one
+seed, about 15 seconds: it decides nothing.
 """
+
+import math
 
 import keras
 import numpy as np
@@ -45,47 +57,57 @@ import tensorflow as tf
 from matplotlib import colormaps
 from scipy.special import logsumexp
 
-from mmdvae import plotting
+from mmdvae import networks, plotting
 from mmdvae.experiments.runner import Claim, Experiment, Summary, Table
-from mmdvae.models import registry
+from mmdvae.experiments.training import ConvergenceRule
+from mmdvae.models import base, registry
 
 SIZES = {
-    "full": {"num_examples": 10_000, "epochs": 30, "informations": (0.5, 1.0, 1.5)},
-    "quick": {"num_examples": 10_000, "epochs": 3, "informations": (1.0,)},
+    "source": {"num_examples": 10_000, "steps": 6_000, "converge": True, "min_steps": 2_000,
+               "record_every": 250, "seeds": 3, "informations": (0.5, 1.0, 1.5)},
+    "short": {"num_examples": 10_000, "steps": 1_500, "converge": False, "min_steps": 1_500,
+              "record_every": 250, "seeds": 3, "informations": (1.0,)},
+    "quick": {"num_examples": 10_000, "steps": 300, "converge": False, "min_steps": 300,
+              "record_every": 100, "seeds": 1, "informations": (1.0,)},
 }
 TOYS = ("digits", "normal")
 TOY_TITLES = {"digits": "x uniform on {0..9}", "normal": "splitting the normal"}
+#: What I_p(z, x) is on each toy: exact (a sum over the ten values) or a Monte Carlo estimate.
+INFORMATION_NAMES = {"digits": "I_p(z, x)", "normal": "I_p(z, x) estimate"}
 BATCH_SIZE = 100
 PENALTY_WEIGHT = 10.0
 #: Tolerance of the information the MutualAE keeps, nats.
 TOLERANCE = 0.25
+#: Source scale trains each model until this logged quantity converges (``ConvergenceRule``).
+CONVERGENCE_METRIC = "loss"
+#: Prior draws of the normal toy's Monte Carlo estimates.
+NUM_DRAWS = 20_000
 
 CLAIMS = {
     ("vae", "digits"): Claim(
         "VAEs fail to learn a representation when an expressive model class is used "
         "(categorical toy)",
         "poster: summary; MAE, categorical example, figure 5",
-        f"the VAE's I_p(z, x) < {TOLERANCE} nats",
-        quick_decides=True,
+        f"the VAE's I_p(z, x) < {TOLERANCE} nats (margin per seed: {TOLERANCE} - I_p)",
     ),
     ("vae", "normal"): Claim(
         "A trivial solution ignoring z exists and is recovered by VAEs (splitting the normal)",
         "poster: splitting the normal, figure 6",
-        f"the VAE's I_p(z, x) < {TOLERANCE} nats",
-        quick_decides=True,
+        f"the VAE's I_p(z, x) estimate < {TOLERANCE} nats (margin per seed: {TOLERANCE} - "
+        "the estimate)",
     ),
     ("mae", "digits"): Claim(
         "The MAE learns a useful representation even if a trivial solution exists "
         "(categorical toy)",
         "poster: summary; MAE, categorical example, figure 5",
-        f"every MutualAE's I_p(z, x) within {TOLERANCE} nats of its M",
-        quick_decides=False,
+        f"every MutualAE's I_p(z, x) within {TOLERANCE} nats of its M (margin per seed: "
+        f"{TOLERANCE} - the largest |I_p - M|)",
     ),
     ("mae", "normal"): Claim(
         "MAEs obtain an informative representation when splitting the normal",
         "poster: splitting the normal, figure 6",
-        f"every MutualAE's I_p(z, x) within {TOLERANCE} nats of its M",
-        quick_decides=False,
+        f"every MutualAE's I_p(z, x) estimate within {TOLERANCE} nats of its M (margin per "
+        f"seed: {TOLERANCE} - the largest |estimate - M|)",
     ),
 }
 
@@ -112,13 +134,11 @@ def build(toy: str, information: float, penalty_weight: float, seed: int):
         penalty_weight=penalty_weight, seed=seed)
 
 
-def train(model, data, epochs: int, seed: int, verbose=0):
-    """Adam(1e-3), batches of 100 in a shuffled order fixed by ``seed``."""
-    # Tiny networks: XLA's compilation would take longer than the steps it speeds up.
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
-    batches = tf.data.Dataset.from_tensor_slices(data).shuffle(
-        len(data), seed=seed).batch(BATCH_SIZE)
-    return model.fit(batches, epochs=epochs, verbose=verbose)
+def batches(data, seed: int):
+    """Repeating batches of 100 in an order fixed by ``seed``, reshuffled every pass."""
+    return tf.data.Dataset.from_tensor_slices(data).shuffle(
+        len(data), seed=seed, reshuffle_each_iteration=True).batch(
+        BATCH_SIZE, drop_remainder=True).repeat()
 
 
 # === The information of the generative model ===
@@ -140,8 +160,21 @@ def decoder_distributions(model, codes):
     return np.asarray(mean, np.float64)[:, 0], np.asarray(std, np.float64)[:, 0]
 
 
+def inference_of_categories(model):
+    """``(means, log_variances)`` of ``r(z|x)`` at each one-hot ``x``, float64 ``[categories]``."""
+    categories = model.image_shape[-1]
+    outputs = model.inference_network(tf.eye(categories), training=False)
+    mean, log_variance = networks.gaussian_parameters(outputs)
+    log_variance = base.clamp_log_variance(log_variance)
+    return np.asarray(mean, np.float64)[:, 0], np.asarray(log_variance, np.float64)[:, 0]
+
+
 def _normal_log_density(x, mean, std):
     return -0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
+
+
+#: The entropy of the standard normal prior, nats.
+PRIOR_ENTROPY = 0.5 * math.log(2 * math.pi * math.e)
 
 
 def categorical_information(probabilities_of, num_points: int = 4001) -> float:
@@ -157,13 +190,33 @@ def categorical_information(probabilities_of, num_points: int = 4001) -> float:
     return float(weights @ kl)
 
 
-def gaussian_information(mean_and_std_of, num_points: int = 4001, num_draws: int = 20_000,
-                         seed: int = 0) -> float:
-    """``I(z, x)`` for ``x ~ N(mean(z), std(z)^2)``, ``z ~ N(0, 1)``, in nats.
+def categorical_information_bound(probabilities_of, inference, num_points: int = 4001) -> float:
+    """The MutualAE's bound ``I_hat = H(z) + E log r(z|x)`` for a categorical ``x``, exactly.
+
+    ```
+    I_hat = H(z) + sum_j w_j sum_k p(x = k | z_j) log N(z_j; m_k, exp(v_k))
+    ```
+
+    ``probabilities_of(codes)`` gives ``p(x|z)`` ``[n, categories]``;
+    ``inference = (m, v)``, the mean and log-variance of ``r(z|x = k)`` for each
+    category; ``w_j`` the weights of ``quadrature(num_points)``; ``H(z)`` the
+    standard normal's entropy. No sample of ``x``: the sum runs over its values.
+    """
+    codes, weights = quadrature(num_points)
+    probabilities = np.asarray(probabilities_of(codes), np.float64)
+    means, log_variances = (np.asarray(values, np.float64) for values in inference)
+    log_r = _normal_log_density(codes[:, None], means, np.exp(0.5 * log_variances))
+    return float(PRIOR_ENTROPY + weights @ np.sum(probabilities * log_r, axis=1))
+
+
+def gaussian_information(mean_and_std_of, num_points: int = 4001, num_draws: int = NUM_DRAWS,
+                         seed: int = 0) -> tuple[float, float]:
+    """An estimate of ``I(z, x)`` for ``x ~ N(mean(z), std(z)^2)``, ``z ~ N(0, 1)``, in nats.
 
     The mean of ``log p(x|z) - log p(x)`` over ``num_draws`` draws of ``(z, x)``,
-    with ``p(x)`` the mixture of the decoder's Gaussians over the quadrature.
-    ``mean_and_std_of(codes)`` gives two ``[n]`` arrays.
+    with ``p(x)`` the mixture of the decoder's Gaussians over the quadrature;
+    returns ``(estimate, standard error)``. ``mean_and_std_of(codes)`` gives two
+    ``[n]`` arrays.
     """
     codes, weights = quadrature(num_points)
     means, stds = mean_and_std_of(codes)
@@ -176,36 +229,52 @@ def gaussian_information(mean_and_std_of, num_points: int = 4001, num_draws: int
         logsumexp(np.log(weights) + _normal_log_density(x[start:start + 1000, None], means,
                                                         stds), axis=1)
         for start in range(0, num_draws, 1000)])
-    return float(np.mean(log_conditional - log_marginal))
+    terms = log_conditional - log_marginal
+    return float(np.mean(terms)), float(np.std(terms, ddof=1) / math.sqrt(num_draws))
 
 
-def exact_information(model) -> float:
-    """``I_p(z, x)`` in nats of a 1-D-code model's decoder under the standard normal prior."""
-    if model.likelihood.name == "categorical":
-        return categorical_information(lambda codes: decoder_distributions(model, codes))
-    return gaussian_information(lambda codes: decoder_distributions(model, codes))
+def information_bound(model, num_draws: int = NUM_DRAWS, seed: int = 7) -> float:
+    """The MutualAE's ``I_hat = H(z) + E log r(z|x)`` on ``num_draws`` prior draws.
 
-
-def information_bound(model, num_draws: int = 20_000, seed: int = 7) -> float:
-    """The MutualAE's ``I_hat = H(z) + E log r(z|x)`` on ``num_draws`` prior draws."""
+    On the categorical toy the draws of ``x`` are the Gumbel-softmax samples the
+    model trains on (the relaxed bound).
+    """
     prior_z = model.prior_samples(num_draws, seed=tf.constant([seed, 0]))
     return float(model.information_bound(prior_z, model.decoder_samples(prior_z)))
 
 
-def train_toy(toy: str, information: float, penalty_weight: float, num_examples: int,
-              epochs: int, seed: int, verbose=0) -> dict:
+def measure_information(model) -> dict:
+    """``I_p(z, x)`` and the bound ``I_hat``: exact on the categorical toy, estimates otherwise."""
+    if model.likelihood.name == "categorical":
+        def probabilities_of(codes):
+            return decoder_distributions(model, codes)
+
+        return {"information": categorical_information(probabilities_of),
+                "information_error": 0.0,
+                "information_bound": categorical_information_bound(
+                    probabilities_of, inference_of_categories(model)),
+                "relaxed_information_bound": information_bound(model)}
+    estimate, error = gaussian_information(lambda codes: decoder_distributions(model, codes))
+    return {"information": estimate, "information_error": error,
+            "information_bound": information_bound(model)}
+
+
+def train_toy(run, phase: str, toy: str, information: float, penalty_weight: float) -> dict:
     """Trains one model on one toy; returns its information and its decoder on a grid."""
-    keras.utils.set_random_seed(seed)
+    sizes, seed = run.sizes, run.seed_for(phase)
     model = build(toy, information, penalty_weight, seed)
-    history = train(model, make_data(toy, num_examples, seed), epochs, seed, verbose)
+    # Tiny networks: XLA's compilation would take longer than the steps it speeds up.
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    convergence = ConvergenceRule(CONVERGENCE_METRIC, min_steps=sizes["min_steps"])
+    record = run.fit(model, batches(make_data(toy, sizes["num_examples"], seed), seed),
+                     steps=sizes["steps"], source_steps=None,
+                     record_every=sizes["record_every"],
+                     convergence=convergence if sizes["converge"] else None)
     grid = np.linspace(-3.0, 3.0, 121)
     decoder = decoder_distributions(model, grid)
-    result = {
-        "information": exact_information(model),
-        "information_bound": information_bound(model),
-        "final_loss": float(history.history["loss"][-1]),
-        "grid": grid,
-    }
+    result = {**measure_information(model),
+              "final_loss": record["curves"]["loss"][-1], "grid": grid,
+              "training": {phase: record}}
     if toy == "digits":
         result["probabilities"] = decoder
     else:
@@ -226,12 +295,12 @@ def _label(target):
     return "VAE" if target is None else f"MutualAE, M = {target:g}"
 
 
-def _decoder_figure(records, models):
+def _decoder_figure(records, models, seed):
     figure = plotting.StandaloneFigure(figsize=(12, 2.3 * len(models)), layout="tight")
     grid = figure.subplots(len(models), 2, squeeze=False)
     x = np.linspace(-4.0, 4.0, 401)
     for row, (label, target, _) in enumerate(models):
-        digits, normal = records["digits", label], records["normal", label]
+        digits, normal = records["digits", label, seed], records["normal", label, seed]
         axes = grid[row, 0]
         axes.imshow(digits["probabilities"].T, aspect="auto", origin="lower", cmap="viridis",
                     extent=(digits["grid"][0], digits["grid"][-1], -0.5, 9.5), vmin=0, vmax=1)
@@ -245,86 +314,123 @@ def _decoder_figure(records, models):
             axes.plot(x, prior * np.exp(_normal_log_density(x, mean, std)),
                       color=colormaps["coolwarm"](index / len(normal["grid"])))
         axes.set(xlabel="x", title=f"{_label(target)}: p(x|z) p(z) for 15 z in [-3, 3], "
-                 f"I = {normal['information']:.2f} nats")
+                 f"I estimate = {normal['information']:.2f} nats")
     return figure
 
 
-def _information_figure(records, models):
+def _information_figure(records, models, seeds):
     figure = plotting.StandaloneFigure(figsize=(6, 4.5), layout="tight")
     axes = figure.add_subplot()
     targets = [target for _, target, _ in models if target is not None]
     top = max(targets + [1.0]) * 1.2
     axes.plot([0, top], [0, top], color="grey", linestyle=":", label="I = M")
-    for toy, marker in zip(TOYS, ("o", "s"), strict=True):
+    for toy, marker, color in zip(TOYS, ("o", "s"), ("C0", "C1"), strict=True):
         for label, target, _ in models:
-            record = records[toy, label]
-            position = 0.0 if target is None else target
-            axes.scatter([position], [record["information"]], marker=marker,
-                         color="C0" if toy == "digits" else "C1")
-            axes.scatter([position], [record["information_bound"]], marker=marker,
-                         facecolors="none", edgecolors="C0" if toy == "digits" else "C1")
-        axes.scatter([], [], marker=marker, color="C0" if toy == "digits" else "C1",
-                     label=f"{TOY_TITLES[toy]}: I_p(z, x)")
-        axes.scatter([], [], marker=marker, facecolors="none",
-                     edgecolors="C0" if toy == "digits" else "C1",
+            for seed in seeds:
+                record = records[toy, label, seed]
+                position = 0.0 if target is None else target
+                axes.scatter([position], [record["information"]], marker=marker, color=color)
+                axes.scatter([position], [record["information_bound"]], marker=marker,
+                             facecolors="none", edgecolors=color)
+        axes.scatter([], [], marker=marker, color=color,
+                     label=f"{TOY_TITLES[toy]}: {INFORMATION_NAMES[toy]}")
+        axes.scatter([], [], marker=marker, facecolors="none", edgecolors=color,
                      label=f"{TOY_TITLES[toy]}: bound I_hat")
     axes.set(xlabel="constraint M, nats (the VAE at 0: no constraint)",
-             ylabel="information, nats", title="I(z, x) against the constraint M")
+             ylabel="information, nats", title="I(z, x) against the constraint M, each seed")
     axes.legend(fontsize="x-small")
     return figure
 
 
+def _values(records, toy, label, seeds, key):
+    return [records[toy, label, seed][key] for seed in seeds]
+
+
 def perform(run) -> Summary:
-    sizes = run.sizes
+    sizes, seeds = run.sizes, list(run.seeds)
     models = _models(sizes["informations"])
     records = {}
     for toy in TOYS:
         for label, target, penalty in models:
-            phase = f"{toy}_{label}"
-            records[toy, label] = run.phase(phase, lambda toy=toy, target=target,
-                                            penalty=penalty, phase=phase: train_toy(
-                toy, 1.0 if target is None else target, penalty, sizes["num_examples"],
-                sizes["epochs"], run.seed_for(phase), run.verbose))
+            for seed in seeds:
+                phase = f"{toy}_{label}_seed{seed}"
+                records[toy, label, seed] = run.phase(
+                    phase, lambda toy=toy, target=target, penalty=penalty, phase=phase:
+                    train_toy(run, phase, toy, 1.0 if target is None else target, penalty))
     verdicts, rows = [], []
     for toy in TOYS:
-        vae = records[toy, "vae"]["information"]
-        verdicts.append(CLAIMS["vae", toy].judge(
-            vae < TOLERANCE, f"VAE: I_p = {vae:.3f} nats", run.quick))
-        maes = [(target, records[toy, label]["information"])
+        name = INFORMATION_NAMES[toy]
+        vae = _values(records, toy, "vae", seeds, "information")
+        verdicts.append(CLAIMS["vae", toy].decide(
+            [TOLERANCE - value for value in vae],
+            f"VAE: {name} = " + ", ".join(f"{value:.3f}" for value in vae) + " nats", run.quick))
+        maes = [(target, _values(records, toy, label, seeds, "information"))
                 for label, target, _ in models if target is not None]
-        verdicts.append(CLAIMS["mae", toy].judge(
-            all(abs(value - target) <= TOLERANCE for target, value in maes),
-            "; ".join(f"M = {target:g}: I_p = {value:.3f}" for target, value in maes),
-            run.quick))
+        margins = [TOLERANCE - max(abs(values[index] - target) for target, values in maes)
+                   for index in range(len(seeds))]
+        verdicts.append(CLAIMS["mae", toy].decide(
+            margins, "; ".join(f"M = {target:g}: {name} = "
+                               + ", ".join(f"{value:.3f}" for value in values)
+                               for target, values in maes), run.quick))
         for label, target, _ in models:
-            record = records[toy, label]
-            rows.append([TOY_TITLES[toy], _label(target), "-" if target is None else target,
-                         record["information"], record["information_bound"],
-                         record["final_loss"]])
-    table = Table("Information of each trained model", [
-        "toy", "model", "M (nats)", "I_p(z, x) (nats)", "bound I_hat (nats)",
+            for seed in seeds:
+                record = records[toy, label, seed]
+                training = record["training"][f"{toy}_{label}_seed{seed}"]
+                rows.append([TOY_TITLES[toy], _label(target), "-" if target is None else target,
+                             seed, training["steps"], training["stopped_by"],
+                             record["information"],
+                             record["information_error"] if toy == "normal" else "exact",
+                             record["information_bound"],
+                             record.get("relaxed_information_bound", "-"),
+                             record["final_loss"]])
+    table = Table("Information of each trained model, each seed", [
+        "toy", "model", "M (nats)", "seed", "steps", "stopped by",
+        "I_p(z, x) (nats; an estimate on the normal toy)",
+        "its standard error", "bound I_hat (nats)", "relaxed bound (trained on)",
         "final training loss"], rows,
-        note="I_p(z, x) from the decoder by quadrature over z; I_hat, the MutualAE's "
-             "variational lower bound, from its inference network r(z|x). H(x) of the digits "
-             "is log 10 = 2.30 nats.")
-    results = {f"{toy}/{label}": {key: records[toy, label][key] for key in (
-        "information", "information_bound", "final_loss", "seconds")}
-        for toy in TOYS for label, _, _ in models}
+        note="Digits: I_p(z, x) and I_hat exact, sums over the ten values of x with a "
+             "quadrature over z; the relaxed bound is I_hat on 20,000 Gumbel-softmax samples of "
+             "x (temperature 0.5), the quantity the MutualAE constrains. Normal toy: I_p(z, x) "
+             "is a Monte Carlo estimate on 20,000 draws (its standard error shown) and I_hat "
+             "an estimate on 20,000 prior draws. H(x) of the digits is log 10 = 2.30 nats.")
+    results = {}
+    for toy in TOYS:
+        for label, _, _ in models:
+            entry = {key: float(np.mean(_values(records, toy, label, seeds, key)))
+                     for key in ("information", "information_bound", "final_loss")}
+            entry["per_seed"] = {
+                str(seed): {key: records[toy, label, seed][key] for key in (
+                    "information", "information_error", "information_bound",
+                    "relaxed_information_bound", "final_loss", "seconds")
+                    if key in records[toy, label, seed]} for seed in seeds}
+            results[f"{toy}/{label}"] = entry
     figures = {
-        "decoders": (_decoder_figure(records, models),
-                     "The poster's figures 5 and 6: left, p(x|z) of the categorical toy against "
-                     "z (each row a model); right, p(x|z) p(z) of the normal toy for 15 codes "
-                     "z (blue to red: z from -3 to 3). A decoder that ignores z draws the same "
-                     "column everywhere (left) and one curve (right)."),
-        "information": (_information_figure(records, models),
-                        "I_p(z, x) (filled) and the MutualAE's bound I_hat (open) against the "
-                        "constraint M; the dotted line is I = M."),
+        "decoders": (_decoder_figure(records, models, seeds[0]),
+                     "The poster's figures 5 and 6 (first seed): left, p(x|z) of the "
+                     "categorical toy against z (each row a model); right, p(x|z) p(z) of the "
+                     "normal toy for 15 codes z (blue to red: z from -3 to 3). A decoder that "
+                     "ignores z draws the same column everywhere (left) and one curve (right)."),
+        "information": (_information_figure(records, models, seeds),
+                        "I_p(z, x) (filled; an estimate on the normal toy) and the bound I_hat "
+                        "(open; exact over the ten values on the categorical toy) against the "
+                        "constraint M, one marker per seed; the dotted line is I = M."),
     }
     notes = [
-        "The MutualAE's bound I_hat on the categorical toy is computed on Gumbel-softmax "
-        "relaxed samples x (temperature 0.5), a continuous channel that carries more about z "
-        "than the discrete x does: there I_hat can exceed the discrete I_p(z, x), which the "
-        "claims are judged on.",
+        "The MutualAE trains on the bound I_hat of Gumbel-softmax relaxed samples x "
+        "(temperature 0.5) on the categorical toy, a continuous channel that can carry more "
+        "about z than the discrete x does, so the constraint it meets can leave the discrete "
+        "I_p(z, x) below M. The claims are judged on the exact discrete I_p; the exact "
+        "discrete bound and the relaxed one are both reported. Could change the MutualAE "
+        "verdict on the categorical toy.",
+        "Networks: three dense layers of 200 units where the poster has two-layer networks "
+        "of unstated width; the poster's claim is about expressive decoders, so a larger one "
+        "should not weaken the VAE's collapse; could change how close the MutualAE gets to M.",
+        "The constraint is met by a quadratic penalty of weight 10 (the poster does not say "
+        "how it enforces it); could change how close I_p gets to M.",
+        "The poster gives no schedule, data size or optimizer: 10,000 draws of each toy, "
+        "Adam(1e-3), batches of 100, trained to the stated convergence rule (at most the "
+        "stated steps).",
+        "The tolerance of 0.25 nats is ours (the poster shows figures, not numbers).",
     ]
     return Summary(results, verdicts, [table], figures, notes)
 
@@ -336,8 +442,8 @@ EXPERIMENT = Experiment(
            "poster): the categorical example (figure 5) and splitting the normal (figure 6)",
     claim="on two toys a VAE leaves I(z, x) near 0 while the MutualAE holds it at M",
     sizes=SIZES,
-    full_minutes=2.5,
-    quick_seconds=20.0,
+    minutes={"source": 12.0, "short": 2.5},
+    quick_seconds=15.0,
     datasets=(),
     run=perform,
 )

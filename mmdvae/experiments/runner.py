@@ -38,6 +38,15 @@ import numpy as np
 from mmdvae import checks, saving
 
 RUN_FILE = "run.json"
+#: What each scale means, for the reports.
+SCALE_WORDS = {
+    "source": "trained as the source trained, or to the stated convergence rule",
+    "short": "a shortened run of minutes, far below the source's training",
+    "quick": "a run of seconds for the tests; most claims cannot be decided",
+}
+#: The numbers of a training record that ``results.json`` lists per phase.
+TRAINING_SUMMARY_KEYS = ("steps", "source_steps", "fraction_of_source_training",
+                         "stopped_by", "seconds")
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
 PHASE_DIRECTORY = "phases"
@@ -84,27 +93,89 @@ class Claim:
     quick_decides: bool = False
 
     def judge(self, held: bool, measured: str, quick: bool) -> Verdict:
-        """The verdict: ``held`` computed by the rule from the numbers in ``measured``."""
-        return Verdict(self, measured, bool(held), decided=self.quick_decides or not quick)
+        """The verdict of one run: ``held`` computed by the rule from ``measured``.
+
+        For a claim decided by an exact computation or by one run; a claim whose
+        numbers vary from seed to seed is decided by ``decide``.
+        """
+        return Verdict(self, measured, bool(held), decided=self.quick_decides or not quick,
+                       seeds=1, reason="" if self.quick_decides or not quick else
+                       "the quick size cannot decide it")
+
+    def decide(self, margins, measured: str, quick: bool) -> Verdict:
+        """The verdict over seeds from each seed's ``margin`` (``> 0``: the rule held).
+
+        Held (or not held) when every seed agrees and the mean margin is more than
+        ``SPREAD_FACTOR`` standard errors of the mean from 0; otherwise not
+        decided: the margin is inside the seed-to-seed spread. Fewer than
+        ``MIN_SEEDS`` seeds decide nothing.
+        """
+        margins = [float(margin) for margin in margins]
+        mean = float(np.mean(margins))
+        error = standard_error(margins)
+        held = mean > 0
+        summary = (f"margin {mean:+.4g} (s.e. {error:.2g}; seeds: "
+                   + ", ".join(f"{margin:+.4g}" for margin in margins) + ")")
+        if quick and not self.quick_decides:
+            reason = "the quick size cannot decide it"
+        elif len(margins) < MIN_SEEDS:
+            reason = f"{len(margins)} seed(s); at least {MIN_SEEDS} decide"
+        elif len({margin > 0 for margin in margins}) > 1 or abs(mean) <= SPREAD_FACTOR * error:
+            reason = "the margin is inside the seed-to-seed spread"
+        else:
+            reason = ""
+        return Verdict(self, f"{measured}; {summary}", held, decided=not reason,
+                       seeds=len(margins), reason=reason, margins=tuple(margins))
+
+
+#: Seeds a claim decided over seeds needs.
+MIN_SEEDS = 3
+#: A mean margin within this many standard errors of 0 decides nothing.
+SPREAD_FACTOR = 2.0
+
+
+def standard_error(values) -> float:
+    """The standard error of the mean of ``values`` (0 for fewer than two)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2:
+        return 0.0
+    return float(np.std(values, ddof=1) / np.sqrt(values.size))
+
+
+def mean_and_error(values) -> tuple[float, float]:
+    """``(mean, standard error of the mean)`` of ``values``."""
+    return float(np.mean(values)), standard_error(values)
 
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    """Whether a claim held in a run; ``decided`` is False when the size cannot decide it."""
+    """Whether a claim held; ``decided`` is False when the run cannot decide it (``reason``)."""
 
     claim: Claim
     measured: str
     held: bool
     decided: bool = True
+    seeds: int = 1
+    reason: str = ""
+    margins: tuple = ()
+
+    @property
+    def state(self) -> str:
+        """``"held"``, ``"not held"`` or ``"not decided"``."""
+        if not self.decided:
+            return "not decided"
+        return "held" if self.held else "not held"
 
     @property
     def reading(self) -> str:
-        word = "yes" if self.held else "no"
-        return word if self.decided else f"undecided at the quick size ({word})"
+        if self.decided:
+            return self.state
+        return f"not decided: {self.reason} (rule: {'held' if self.held else 'not held'})"
 
     def as_dict(self) -> dict:
         return {**dataclasses.asdict(self.claim), "measured": self.measured,
-                "held": self.held, "decided": self.decided}
+                "held": self.held, "decided": self.decided, "state": self.state,
+                "seeds": self.seeds, "reason": self.reason, "margins": list(self.margins)}
 
 
 @dataclasses.dataclass
@@ -136,6 +207,11 @@ class Summary:
     notes: list = dataclasses.field(default_factory=list)
 
 
+#: The sizes an experiment runs at: its source's training, today's shortened runs
+#: of minutes, and seconds for the tests.
+SCALES = ("source", "short", "quick")
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A named experiment of the registry.
@@ -145,8 +221,11 @@ class Experiment:
         title: a title for its report.
         source: the document and section it reproduces.
         claim: the claim in one line (``--list``).
-        sizes: ``{"full": {...}, "quick": {...}}``, the sizes of each mode.
-        full_minutes: expected minutes of the full run on 2 CPU cores.
+        sizes: ``{"source": {...}, "short": {...}, "quick": {...}}``: the sizes
+            of each scale (``SCALES``). ``source`` trains as the source trained
+            (or to the convergence rule the module states where the source gives
+            no schedule); ``short`` is a run of minutes; ``quick`` of seconds.
+        minutes: expected minutes on 2 CPU cores, ``{"source": ..., "short": ...}``.
         quick_seconds: expected seconds of the quick run on 2 CPU cores.
         datasets: the named datasets it reads (checked before any work).
         run: ``run(Run) -> Summary``.
@@ -157,14 +236,15 @@ class Experiment:
     source: str
     claim: str
     sizes: dict
-    full_minutes: float
+    minutes: dict
     quick_seconds: float
     datasets: tuple
     run: Callable
 
-    def sizes_for(self, quick: bool) -> dict:
-        """A copy of the sizes of the full (or quick) run."""
-        return dict(self.sizes["quick" if quick else "full"])
+    def sizes_for(self, scale: str) -> dict:
+        """A copy of the sizes of ``scale`` (one of ``SCALES``)."""
+        checks.check_choice("scale", scale, SCALES)
+        return dict(self.sizes[scale])
 
 
 @dataclasses.dataclass
@@ -200,9 +280,9 @@ class Outcome:
 # === Sizes ===
 
 
-def check_sizes(experiment: Experiment, sizes, quick: bool) -> dict:
-    """The experiment's sizes for the mode with ``sizes`` (a dict) applied."""
-    chosen = experiment.sizes_for(quick)
+def check_sizes(experiment: Experiment, sizes, scale: str) -> dict:
+    """The experiment's sizes at ``scale`` with ``sizes`` (a dict) applied."""
+    chosen = experiment.sizes_for(scale)
     if sizes is None:
         return chosen
     if not isinstance(sizes, dict):
@@ -240,6 +320,17 @@ def _checked_size(key, value, default):
             raise TypeError(f"Size `{key}` must be a string; received {key}={value!r}.")
         return value
     return value
+
+
+def stored_images(images) -> np.ndarray:
+    """Images in [0, 1] as uint8 (a phase's arrays stay small enough to commit)."""
+    return np.round(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(
+        np.uint8)
+
+
+def shown_images(stored) -> np.ndarray:
+    """The float32 images in [0, 1] of ``stored_images``'s uint8 array."""
+    return np.asarray(stored, dtype=np.float32) / 255.0
 
 
 # === The output directory ===
@@ -325,7 +416,10 @@ class Run:
         directory: the output directory.
         sizes: the sizes of this run (a dict).
         seed: the run's seed; ``seed_for(phase)`` derives each phase's.
+        scale: ``"source"``, ``"short"`` or ``"quick"`` (``SCALES``).
         quick: whether this is the quick run.
+        seeds: the seeds of the models each claim is decided over: ``seed``,
+            ``seed + 1``, ... (``sizes["seeds"]`` of them, else one).
         verbose: Keras's ``verbose`` for ``fit`` (1: a progress bar, 2: a line
             per epoch).
         jit_compile: ``compile``'s ``jit_compile``: ``"auto"`` (XLA where it is
@@ -333,21 +427,24 @@ class Run:
             whose few steps take less time than XLA's compilation.
     """
 
-    def __init__(self, experiment, directory, sizes, seed, quick, resume=False,
+    def __init__(self, experiment, directory, sizes, seed, scale, resume=False,
                  data_dir=None, cache_dir=None, verbose=None, write=True):
         self.experiment = experiment
         self.directory = Path(directory)
         self.sizes = sizes
         self.seed = seed
-        self.quick = quick
+        self.scale = scale
+        self.quick = scale == "quick"
+        self.seeds = tuple(seed + index for index in range(sizes.get("seeds", 1)))
         self.resume = resume
         self.data_dir = data_dir
         self.cache_dir = cache_dir
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
         self.write = write
-        self.jit_compile = False if quick else "auto"
+        self.jit_compile = False if self.quick else "auto"
         self.phase_seconds = {}
         self.computed_seconds = {}
+        self.phase_training = {}
 
     # --- Phases --------------------------------------------------------------
 
@@ -376,6 +473,7 @@ class Run:
                 with np.load(arrays_path) as arrays:
                     values.update({key: arrays[key] for key in arrays.files})
             self.phase_seconds[name] = values.get("seconds", 0.0)
+            self._note_training(name, values)
             self.log(f"phase {name}: finished earlier, read from {json_path}")
             return values
         self.log(f"phase {name}: running")
@@ -384,6 +482,7 @@ class Run:
         values = dict(compute())
         values["seconds"] = time.perf_counter() - start
         self.phase_seconds[name] = self.computed_seconds[name] = values["seconds"]
+        self._note_training(name, values)
         arrays = {key: np.asarray(value) for key, value in values.items()
                   if isinstance(value, np.ndarray)}
         numbers = {key: value for key, value in values.items() if key not in arrays}
@@ -396,8 +495,55 @@ class Run:
         self.log(f"phase {name}: done in {values['seconds']:.1f} s")
         return values
 
+    def _note_training(self, name: str, values: dict) -> None:
+        trainings = values.get("training", {})
+        if trainings:
+            self.phase_training[name] = {
+                model: {key: record[key] for key in TRAINING_SUMMARY_KEYS if key in record}
+                for model, record in trainings.items()}
+
     def log(self, message: str) -> None:
         print(f"[{self.experiment.name}] {message}", flush=True)
+
+    # --- Training --------------------------------------------------------------
+
+    def fit(self, model, dataset, *, steps: int, source_steps: int | None,
+            record_every: int, measure: Callable | None = None,
+            convergence=None, **fit_arguments) -> dict:
+        """Trains ``model`` for ``steps`` optimizer steps; returns the training record.
+
+        ``dataset`` must repeat (it is read ``record_every`` steps per Keras
+        epoch). Every ``record_every`` steps (and before the first) the mean of
+        each logged quantity over those steps is recorded, with ``measure(model)``
+        (a dict of numbers) when given. With ``convergence`` (a
+        ``mmdvae.experiments.training.ConvergenceRule``), training stops early
+        once its rule holds.
+
+        Returns a JSON-ready dict: ``steps`` trained, ``source_steps`` (the
+        source's schedule, or ``None`` where it gives none),
+        ``fraction_of_source_training``, ``stopped_by`` (``"schedule"`` or
+        ``"convergence"``), ``seconds`` of training and ``curves`` (``step`` and
+        one list per quantity).
+        """
+        import keras
+
+        from mmdvae.experiments.training import TrainingCurves
+
+        record_every = max(1, min(record_every, steps))
+        curves = TrainingCurves(measure, convergence)
+        start = time.perf_counter()
+        model.fit(dataset, epochs=max(1, math.ceil(steps / record_every)),
+                  steps_per_epoch=record_every, verbose=self.verbose,
+                  callbacks=[curves, keras.callbacks.TerminateOnNaN()], **fit_arguments)
+        trained = curves.steps
+        return {
+            "steps": trained,
+            "source_steps": source_steps,
+            "fraction_of_source_training": (trained / source_steps) if source_steps else None,
+            "stopped_by": "convergence" if curves.converged else "schedule",
+            "seconds": time.perf_counter() - start,
+            "curves": curves.curves,
+        }
 
     # --- Data ------------------------------------------------------------------
 
@@ -454,28 +600,30 @@ class Run:
 
 
 def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, overwrite=False,
-            sizes=None, data_dir=None, cache_dir=None, verbose=None) -> Outcome:
+            sizes=None, data_dir=None, cache_dir=None, verbose=None, scale=None) -> Outcome:
     """Runs ``experiment`` into the directory ``out``; see ``mmdvae.experiments.run``."""
     quick = _check_flag("quick", quick)
+    scale = resolve_scale(scale, quick)
+    quick = scale == "quick"
     resume = _check_flag("resume", resume)
     overwrite = _check_flag("overwrite", overwrite)
     seed = checks.check_positive_int("seed", seed, maximum=checks.MAX_SEED, minimum=0)
     if verbose is not None:
         checks.check_choice("verbose", verbose, (0, 1, 2))
-    chosen = check_sizes(experiment, sizes, quick)
+    chosen = check_sizes(experiment, sizes, scale)
     out = Path(out)
-    settings = _json_value({"experiment": experiment.name, "quick": quick, "seed": seed,
-                            "sizes": chosen})
+    settings = _json_value({"experiment": experiment.name, "scale": scale, "quick": quick,
+                            "seed": seed, "sizes": chosen})
     state = check_directory(out, settings, resume, overwrite)
     finished = state == FINISHED
     if not finished:
         # Missing data is reported before anything is written.
         for dataset in experiment.datasets:
-            Run(experiment, out, chosen, seed, quick, data_dir=data_dir).load(
+            Run(experiment, out, chosen, seed, scale, data_dir=data_dir).load(
                 dataset, "test", train_size=1)
     if state == NEW:
         start_directory(out, settings)
-    run = Run(experiment, out, chosen, seed, quick, resume=resume, data_dir=data_dir,
+    run = Run(experiment, out, chosen, seed, scale, resume=resume, data_dir=data_dir,
               cache_dir=cache_dir, verbose=verbose, write=not finished)
     if finished:
         run.log(f"nothing left to run: {out} holds the finished run; reading it back")
@@ -495,14 +643,26 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
         saving.write_json(out / RESULTS_FILE, {
             **settings, "title": experiment.title, "source": experiment.source,
             "seconds": seconds, "phase_seconds": run.phase_seconds,
+            "seeds": list(run.seeds), "training": run.phase_training,
             "claims": [verdict.as_dict() for verdict in summary.verdicts],
             "results": summary.results,
         })
         run.log(f"wrote {out / REPORT_FILE} and {out / RESULTS_FILE} ({seconds:.0f} s)")
     for verdict in summary.verdicts:
-        run.log(f"claim held: {verdict.reading:<5} {verdict.claim.text}")
+        run.log(f"{verdict.claim.text}: {verdict.reading}")
     return Outcome(experiment.name, out, settings, summary.results, summary.verdicts, report,
                    figures, seconds)
+
+
+def resolve_scale(scale, quick: bool = False) -> str:
+    """``scale`` checked (``SCALES``); ``None``: ``"quick"`` with ``quick``, else ``"source"``."""
+    if scale is None:
+        return "quick" if quick else "source"
+    checks.check_choice("scale", scale, SCALES)
+    if quick and scale != "quick":
+        raise ExperimentError("contradicts quick=True (the quick scale); pass one of them",
+                              "scale", scale)
+    return scale
 
 
 def _check_flag(argument, value):
@@ -547,7 +707,7 @@ def markdown_table(columns, rows) -> list:
 
 
 def command(experiment_name: str, settings: dict) -> str:
-    flags = " --quick" if settings["quick"] else ""
+    flags = f" --scale {settings['scale']}"
     flags += f" --seed {settings['seed']}" if settings["seed"] else ""
     return f"python -m mmdvae reproduce {experiment_name} --out DIR{flags}"
 
@@ -560,20 +720,21 @@ def render_report(experiment: Experiment, settings: dict, summary: Summary,
         f"# {experiment.title}", "",
         f"{experiment.source}.", "",
         f"- Command: `{command(experiment.name, settings)}`",
+        f"- Scale: {settings['scale']} ({SCALE_WORDS[settings['scale']]})",
         f"- Sizes: {sizes}; seed {settings['seed']}",
         f"- Time: {seconds:.0f} s on this machine",
         "",
     ]
     if settings["quick"]:
         lines += [
-            "> A quick run: sizes far below the full run's. Claims marked *undecided at the "
-            "quick size* cannot be judged at this size; their verdict (in brackets) is "
-            "computed by the same rule, for information only.", ""]
+            "> A quick run: sizes far below the source's. Claims marked *not decided: the "
+            "quick size cannot decide it* cannot be judged at this size; their rule's "
+            "outcome (in brackets) is for information only.", ""]
     claim_rows = [[verdict.claim.text, verdict.claim.source, verdict.claim.rule,
                    verdict.measured, verdict.reading] for verdict in summary.verdicts]
     lines += ["## The claims", ""]
     lines += markdown_table(["the paper's claim", "where", "rule", "this run measured",
-                             "held"], claim_rows)
+                             "verdict"], claim_rows)
     lines.append("")
     if summary.tables:
         lines += ["## Measured", ""]

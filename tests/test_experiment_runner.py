@@ -1,0 +1,147 @@
+"""The experiment runner: verdicts over seeds, the convergence rule, the training record."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tiny import compile_model, tiny_images, tiny_model
+
+from mmdvae.experiments import runner
+from mmdvae.experiments.training import ConvergenceRule
+
+CLAIM = runner.Claim("a claim", "somewhere", "margin = x")
+
+
+@pytest.mark.parametrize("margins, state, reason", [
+    ((0.30, 0.25, 0.35), "held", ""),
+    ((-0.30, -0.25, -0.35), "not held", ""),
+    # All positive, but the mean 0.1 is within 2 standard errors (s.e. 0.0577) of 0.
+    ((0.01, 0.01, 0.28), "not decided", "inside the seed-to-seed spread"),
+    ((0.3, -0.1, 0.4), "not decided", "inside the seed-to-seed spread"),
+    ((0.5, 0.6), "not decided", "2 seed(s); at least 3 decide"),
+])
+def test_a_claim_is_decided_only_outside_the_seed_to_seed_spread(margins, state, reason):
+    verdict = CLAIM.decide(margins, "numbers", quick=False)
+    assert verdict.state == state and reason in verdict.reason
+    assert verdict.seeds == len(margins) and verdict.margins == tuple(margins)
+    mean = np.mean(margins)
+    error = np.std(margins, ddof=1) / np.sqrt(len(margins))
+    assert f"margin {mean:+.4g}" in verdict.measured and f"s.e. {error:.2g}" in verdict.measured
+    assert verdict.as_dict()["state"] == state
+
+
+def test_the_quick_size_decides_nothing_unless_the_claim_says_so():
+    assert CLAIM.decide((1.0, 1.0, 1.1), "", quick=True).state == "not decided"
+    decisive = runner.Claim("c", "s", "r", quick_decides=True)
+    assert decisive.decide((1.0, 1.0, 1.1), "", quick=True).state == "held"
+
+
+def test_mean_and_error_against_numpy():
+    values = [1.0, 2.0, 4.0, 7.0]
+    mean, error = runner.mean_and_error(values)
+    assert mean == 3.5 and error == pytest.approx(np.std(values, ddof=1) / 2.0, rel=1e-15)
+    assert runner.mean_and_error([2.5]) == (2.5, 0.0)
+
+
+@pytest.mark.parametrize("values, converged", [
+    # Step 100 against the last record at or before step 90: (1.0 - 0.996) / 1.0 < 0.005.
+    ([2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.01, 1.005, 1.002, 1.0, 0.996], True),
+    ([2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.01, 1.005, 1.002, 1.0, 0.99], False),
+    ([2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.01, 1.005, 1.002, 1.0, None], False),
+])
+def test_convergence_rule_reads_the_last_tenth_of_the_steps(values, converged):
+    steps = list(range(0, 101, 10))
+    assert ConvergenceRule("loss").converged(steps, values) is converged
+    assert ConvergenceRule("loss", min_steps=101).converged(steps, values) is False
+
+
+def test_run_fit_records_steps_curves_and_the_fraction_of_the_source(tmp_path):
+    experiment = runner.Experiment("toy", "t", "s", "c", {"quick": {}}, {}, 1.0, (), None)
+    run = runner.Run(experiment, tmp_path, {}, 0, "quick", verbose=0)
+    model = compile_model(tiny_model("mmd"))
+    dataset = tf.data.Dataset.from_tensor_slices(tiny_images(64)).batch(16).repeat()
+    measured = []
+
+    def measure(model):
+        measured.append(1)
+        return {"measured": float(len(measured))}
+
+    record = run.fit(model, dataset, steps=12, source_steps=48, record_every=5,
+                     measure=measure)
+    # ceil(12 / 5) = 3 epochs of 5 steps: records at 0 (measure only), 5, 10, 15.
+    assert record["steps"] == 15 and record["fraction_of_source_training"] == 15 / 48
+    assert record["stopped_by"] == "schedule"
+    curves = record["curves"]
+    assert curves["step"] == [0, 5, 10, 15] and curves["measured"] == [1.0, 2.0, 3.0, 4.0]
+    assert curves["loss"][0] is None and all(np.isfinite(curves["loss"][1:]))
+
+
+def test_run_fit_stops_when_the_convergence_rule_holds(tmp_path):
+    experiment = runner.Experiment("toy", "t", "s", "c", {"quick": {}}, {}, 1.0, (), None)
+    run = runner.Run(experiment, tmp_path, {}, 0, "quick", verbose=0)
+    model = compile_model(tiny_model("mmd"))
+    dataset = tf.data.Dataset.from_tensor_slices(tiny_images(64)).batch(16).repeat()
+    # A measure that stops improving from the fourth record on.
+    values = iter([5.0, 4.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    record = run.fit(model, dataset, steps=50, source_steps=None, record_every=5,
+                     measure=lambda model: {"held_out": next(values)},
+                     convergence=ConvergenceRule("held_out", min_steps=1, window=0.3))
+    # Records at 0, 5, 10, 15, 20: at 20 the value at or before step 14 is 3.0 -> 2.0
+    # (improving); at 25, the value at or before 17.5 (2.0 at 15) -> 2.0: converged.
+    assert record["stopped_by"] == "convergence" and record["steps"] == 25
+    assert record["fraction_of_source_training"] is None
+
+
+def test_scale_is_checked_and_quick_is_its_shorthand():
+    assert runner.resolve_scale(None) == "source"
+    assert runner.resolve_scale(None, quick=True) == "quick"
+    assert runner.resolve_scale("short") == "short"
+    with pytest.raises(ValueError, match="scale"):
+        runner.resolve_scale("full")
+    with pytest.raises(ValueError, match="contradicts quick=True"):
+        runner.resolve_scale("source", quick=True)
+
+
+def test_stored_images_round_trip_within_half_a_level():
+    images = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    stored = runner.stored_images(images)
+    assert stored.dtype == np.uint8
+    assert np.max(np.abs(runner.shown_images(stored) - images)) <= 0.5 / 255 + 1e-7
+
+
+def _page_script():
+    import runpy
+    from pathlib import Path
+
+    return runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts"
+                              / "reproduction_page.py"))
+
+
+def test_the_committed_reproduction_page_is_generated_from_the_committed_runs():
+    page = _page_script()
+    assert page["PAGE"].read_text() == page["build_page"]()
+
+
+def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fraction(tmp_path):
+    import json
+
+    page = _page_script()
+    finished = tmp_path / "tutorial"
+    (finished / "figures").mkdir(parents=True)
+    claims = [runner.Claim("fast", "intro", "m").decide((0.2, 0.3, 0.25), "x", False),
+              runner.Claim("clusters", "fig", "m").decide((0.1, -0.1, 0.05), "x", False)]
+    (finished / "results.json").write_text(json.dumps({
+        "scale": "source", "claims": [claim.as_dict() for claim in claims],
+        "training": {"z20_seed0": {"z20": {"fraction_of_source_training": 1.0}},
+                     "z2_seed0": {"z2": {"fraction_of_source_training": 0.5}}}}))
+    (finished / "report.md").write_text("# Title\n\n![training](figures/training.png)\n")
+    started = tmp_path / "pixelcnn"
+    (started / "phases").mkdir(parents=True)
+    (started / "run.json").write_text(json.dumps({"scale": "source", "seed": 0}))
+    (started / "phases" / "elbo_z2_seed0.json").write_text("{}")
+    text = page["build_page"](tmp_path)
+    assert "| `tutorial` | fast | **held** | 3 | source | 50%-100% |" in text
+    assert ("| `tutorial` | clusters | **not decided** (the margin is inside the "
+            "seed-to-seed spread) | 3 | source | 50%-100% |") in text
+    assert "- `pixelcnn` (source scale, seed 0): in progress, 1 phase(s) finished" in text
+    assert "- `mutual`: not yet run at the source scale." in text
+    assert "## Title" in text and "](results/tutorial/figures/training.png)" in text
