@@ -20,6 +20,7 @@ from mmdvae import (  # noqa: E402
     likelihoods,
     losses,
     networks,
+    pixelcnn,
     priors,
     saving,
     validation,

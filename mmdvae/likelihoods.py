@@ -355,8 +355,13 @@ class DiscretizedLogistic(Likelihood):
         return tf.round(tf.clip_by_value(logistic, 0.0, 1.0) * levels) / levels
 
 
-# A likelihood with weights, a Keras layer in its own module (it needs the classes above).
-from mmdvae.pixelcnn import PixelCNN  # noqa: E402
+def _pixelcnn():
+    # A likelihood with weights, a Keras layer in its own module built on the classes
+    # above: imported when first named, so that the two modules do not import each other.
+    from mmdvae.pixelcnn import PixelCNN
+
+    return PixelCNN()
+
 
 _NAMED = {
     "mse": MeanSquaredError,
@@ -365,7 +370,7 @@ _NAMED = {
     "unbounded_gaussian": lambda: Gaussian(bounded=False),
     "categorical": Categorical,
     "discretized_logistic": DiscretizedLogistic,
-    "pixelcnn": PixelCNN,
+    "pixelcnn": _pixelcnn,
 }
 
 #: Likelihood names, the ``likelihood=`` argument of the models.
