@@ -42,5 +42,6 @@ __all__ = [
     "Autoencoder", "ELBOVAE", "InfoVAE", "MMDVAE",
     "AAE", "VIMAE", "MutualAE",
     "checks", "data", "divergences", "evaluation", "kernels", "likelihoods", "losses",
-    "networks", "priors", "checkpoints", "export_saved_model", "saving", "validation",
+    "networks", "pixelcnn", "priors", "checkpoints", "export_saved_model", "saving",
+    "validation",
 ]

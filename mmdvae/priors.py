@@ -64,3 +64,14 @@ def get_prior(prior, latent_dim: int) -> tfd.Distribution:
     else:
         base = tfd.Uniform(low=-ones, high=ones)
     return tfd.Independent(base, reinterpreted_batch_ndims=1, name=f"{prior}_prior")
+
+
+def prior_entropy(model_name: str, prior, prior_argument) -> float:
+    """The prior's entropy ``H(p(z))`` in nats; a ValueError when it has no closed form."""
+    try:
+        return float(prior.entropy())
+    except NotImplementedError:
+        raise ValueError(
+            f"{model_name} needs a prior with a closed-form entropy; received "
+            f"prior={prior_argument!r}."
+        ) from None

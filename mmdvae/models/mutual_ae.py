@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from mmdvae import checks, distribute, divergences, likelihoods, losses, networks, schedules
 from mmdvae.models.base import Autoencoder, clamp_log_variance, full_precision
-from mmdvae.models.vimae import prior_entropy
+from mmdvae.priors import prior_entropy
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")

@@ -4,17 +4,7 @@ import keras
 import tensorflow as tf
 
 from mmdvae.models.mmd_vae import MMDVAE
-
-
-def prior_entropy(model_name: str, prior, prior_argument) -> float:
-    """The prior's entropy ``H(p(z))`` in nats; a ValueError when it has no closed form."""
-    try:
-        return float(prior.entropy())
-    except NotImplementedError:
-        raise ValueError(
-            f"{model_name} needs a prior with a closed-form entropy; received "
-            f"prior={prior_argument!r}."
-        ) from None
+from mmdvae.priors import prior_entropy
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
