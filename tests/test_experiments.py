@@ -683,3 +683,22 @@ def test_pixelcnn_steps_to_settle_is_the_first_record_within_tolerance_of_the_la
     assert pixelcnn.steps_to_settle(steps, [5.0, 1.0, 1.5, 1.0, 1.0]) == 300
     # Tiny values: the scale floor is 1e-3 of the largest magnitude.
     assert pixelcnn.steps_to_settle(steps, [1.0, 0.5, 1e-5, -1e-5, 0.0]) == 200
+
+
+def test_tutorial_sweep_margins_by_hand():
+    from mmdvae.experiments import tutorial
+
+    sweeps = {("bandwidth", 1.0, 0): {"final_squared_error": 0.010, "final_mmd": 0.002},
+              ("bandwidth", 4.0, 0): {"final_squared_error": 0.012, "final_mmd": -0.0005},
+              ("bandwidth", 0.25, 0): {"final_squared_error": 0.009, "final_mmd": 0.008},
+              ("lambda", 1000.0, 0): {"final_squared_error": 0.020, "final_mmd": 0.001}}
+    # Bandwidth 4: error ratio 1.2, MMD below the floor counts as 1e-3 (ratio 0.5);
+    # bandwidth 1/4: error ratio 0.9, MMD ratio 4 > 3: the worst margin is log 3 - log 4.
+    margins = tutorial._log_ratio_margins(sweeps, "bandwidth", (4.0, 0.25), [0])
+    assert margins == [pytest.approx(np.log(3.0) - np.log(4.0))]
+    expected = min(np.log(1.5) - np.log(1.2), np.log(3.0) - np.log(0.5))
+    assert tutorial._log_ratio_margins(sweeps, "bandwidth", (4.0,), [0]) == [
+        pytest.approx(expected)]
+    # The weight: error twice the lambda = 1 model's, above the factor 1.5.
+    assert tutorial._log_ratio_margins(sweeps, "lambda", (1000.0,), [0]) == [
+        pytest.approx(np.log(1.5) - np.log(2.0))]
