@@ -1,5 +1,6 @@
 # `make demo` trains the main demo and writes its figures; `make test` runs the tests.
-# Both create the virtual environment .venv (Python 3.11) on first use.
+# `make docs` builds the documentation site into site/ (strict: any warning fails).
+# Each creates the virtual environment .venv (Python 3.11) on first use.
 PYTHON ?= python3.11
 VENV := .venv
 SHARED_DATA := $(abspath ../shared/datasets)
@@ -10,14 +11,15 @@ export MMDVAE_DATA_DIR := $(SHARED_DATA)
 endif
 endif
 
-$(VENV)/installed: requirements.txt requirements-dev.txt setup.py
+$(VENV)/installed: requirements.txt requirements-dev.txt requirements-docs.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt \
+		-r requirements-docs.txt
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-.PHONY: demo test test-slow
+.PHONY: demo test test-slow docs
 demo: $(VENV)/installed
 	$(VENV)/bin/python -m mmdvae train --model mmd --dataset mnist --latent-dim 2 \
 		--epochs 6 --train-size 30000 --batch-size 200 --figures samples,scatter,morph --gif \
@@ -28,3 +30,6 @@ test: $(VENV)/installed
 
 test-slow: $(VENV)/installed
 	$(VENV)/bin/python -m pytest -m slow
+
+docs: $(VENV)/installed
+	$(VENV)/bin/mkdocs build --strict --site-dir site

@@ -138,7 +138,11 @@ def measure_mmdvae(options) -> dict:
     import tensorflow as tf
 
     import mmdvae
-    from mmdvae.models import base
+
+    try:
+        from mmdvae import runtime as jit_choice
+    except ImportError:  # earlier versions chose in the models' base module
+        from mmdvae.models import base as jit_choice
 
     keras.utils.set_random_seed(options.seed)
     if options.model == "mmd":
@@ -196,7 +200,7 @@ def measure_mmdvae(options) -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
-        "auto_resolves_to": _auto(base),
+        "auto_resolves_to": _auto(jit_choice),
     }
 
 
@@ -224,8 +228,8 @@ def fused_adam(keras, tf):
     return FusedAdam
 
 
-def _auto(base) -> bool | None:
-    resolve = getattr(base, "default_jit_compile", None)
+def _auto(module) -> bool | None:
+    resolve = getattr(module, "default_jit_compile", None)
     return resolve() if resolve is not None else None
 
 

@@ -12,7 +12,7 @@ comparable: ``SampleGrid`` decodes the same prior codes, ``LatentScatter`` and
 ``DensityContours`` encode the same test subset. Every argument is checked when
 the callback is built, and what needs the model (image shape, latent size,
 value range) when training begins, before the first step. Files are written
-atomically (``mmdvae.saving``); existing files of a callback's name are never
+atomically (``mmdvae.files``); existing files of a callback's name are never
 overwritten unless ``overwrite=True``.
 
 Example:
@@ -31,40 +31,19 @@ model.fit(train, epochs=50, callbacks=figures)
 
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mmdvae import checks, plotting, saving, validation
+from mmdvae import checks, files, plotting, validation
 
 #: Largest resolution of the PNG files, in dots per inch.
 MAX_DPI = 1000
 
 #: Largest number of images a grid callback draws.
 MAX_GRID_IMAGES = 10_000
-
-
-def _check_directory(argument, directory):
-    """Creates ``directory`` if needed and checks that files can be written in it."""
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(
-            f"Argument `{argument}` must be a directory; received {argument}='{directory}', "
-            f"which is an existing file."
-        )
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as error:
-        raise ValueError(
-            f"Argument `{argument}` must be a directory where files can be written; "
-            f"received {argument}='{directory}' ({error.strerror or error})."
-        ) from None
-    return directory
 
 
 def _check_flag(argument, value):
@@ -106,7 +85,7 @@ def _check_limits(limits):
 
 
 def _check_finite_images(argument, images):
-    images = plotting.check_image_array(argument, images)
+    images = checks.check_image_array(argument, images)
     if not np.isfinite(images).all():
         raise ValueError(
             f"Argument `{argument}` must hold finite values; received "
@@ -188,8 +167,10 @@ class FigureCallback(keras.callbacks.Callback):
             )
         self.every = every
         self.name = name
-        self.output_dir = None if output_dir is None else _check_directory("output_dir", output_dir)
-        self.log_dir = None if log_dir is None else _check_directory("log_dir", log_dir)
+        self.output_dir = (None if output_dir is None
+                           else files.check_writable_directory(output_dir, "output_dir"))
+        self.log_dir = (None if log_dir is None
+                        else files.check_writable_directory(log_dir, "log_dir"))
         self.gif = gif
         self.frame_seconds = frame_seconds
         self.dpi = dpi
@@ -245,25 +226,13 @@ class FigureCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self.gif and self.frames:
-            from PIL import Image
-
-            images = [Image.fromarray(frame).convert("RGB") for frame in self.frames]
-            saving.replace_atomically(
-                self.gif_path,
-                lambda temporary: images[0].save(
-                    temporary, format="GIF", save_all=True, append_images=images[1:],
-                    duration=int(1000 * self.frame_seconds), loop=0,
-                ),
-                suffix=".gif",
-            )
+            files.write_gif(self.gif_path, self.frames, self.frame_seconds)
             self.written.append(self.gif_path)
         if self._writer is not None:
             self._writer.flush()
 
     def draw(self, epoch: int):
         """Draws and writes the figure of ``epoch``; returns the PNG path, if any."""
-        from PIL import Image
-
         figure = self.make_figure(epoch)
         try:
             # One rendering serves the PNG file, the GIF frame and TensorBoard.
@@ -272,10 +241,7 @@ class FigureCallback(keras.callbacks.Callback):
             _close_if_pyplot(figure)
         path = self.path(epoch)
         if path is not None:
-            saving.replace_atomically(
-                path, lambda temporary: Image.fromarray(pixels).save(temporary, format="PNG"),
-                suffix=".png",
-            )
+            files.write_png(path, pixels)
             self.written.append(path)
         if self.gif:
             self.frames.append(pixels)
@@ -383,7 +349,7 @@ class LatentScatter(FigureCallback):
                 f"Arguments `images` (n, height, width, channels) and `labels` (n,) must "
                 f"match; received shapes {images.shape} and {labels.shape}."
             )
-        plotting.check_class_names(class_names, labels)
+        checks.check_class_names(class_names, labels)
         num_points = checks.check_positive_int("num_points", num_points)
         seed = checks.check_seed("seed", seed)
         self.prior_contours = _check_flag("prior_contours", prior_contours)
@@ -419,7 +385,7 @@ class MorphGrid(FigureCallback):
         super().__init__(**kwargs)
         self.num_rows = checks.check_positive_int(
             "num_rows", num_rows, maximum=math.isqrt(MAX_GRID_IMAGES))
-        self.quantile_range = plotting.check_quantile_range(quantile_range)
+        self.quantile_range = checks.check_quantile_range(quantile_range)
 
     def prepare(self, model):
         _check_two_dimensional(self, model)

@@ -5,7 +5,7 @@
   run resumes from its last completed epoch with ``restore_backup(directory)``
   and ``fit(..., initial_epoch=epoch)``. The ``.keras`` file is written first
   and ``state.json`` is then replaced, both atomically
-  (``mmdvae.saving``), so a run killed at any moment leaves either the
+  (``mmdvae.files``), so a run killed at any moment leaves either the
   previous epoch's backup or the new one, never half of one.
 - ``StopOnNonFiniteLoss(filepath)`` stops training at the first batch whose
   logged terms are not finite, names the terms that went bad, puts back the
@@ -35,7 +35,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from mmdvae import saving
+from mmdvae import files, saving
 
 STATE_FILE = "state.json"
 
@@ -91,7 +91,7 @@ def _check_model_path(argument, path):
             + (", which is an existing directory." if path.is_dir() else ".")
         )
     # Refused now rather than when the model has to be saved.
-    return saving.check_writable_path(path, argument)
+    return files.check_writable_path(path, argument)
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -113,7 +113,7 @@ class EpochBackup(keras.callbacks.Callback):
                 f"Argument `directory` must be a directory; received "
                 f"directory={os.fspath(directory)!r}, which is an existing file."
             )
-        saving.check_writable_path(directory / STATE_FILE, "directory")
+        files.check_writable_path(directory / STATE_FILE, "directory")
         if history is not None and not isinstance(history, dict):
             raise TypeError(
                 f"Argument `history` must be a dict of lists or None; received an "
@@ -147,7 +147,7 @@ class EpochBackup(keras.callbacks.Callback):
         saving.save_model(self.model, self.directory / model_file)
         state = {"epoch": epoch + 1, "model": model_file, "history": self.history,
                  **self.metadata}
-        saving.write_json(self.directory / STATE_FILE, state)
+        files.write_json(self.directory / STATE_FILE, state)
         for old in self.directory.glob("epoch-*.keras"):
             if old.name != model_file:
                 old.unlink()
@@ -224,9 +224,11 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     Args:
         filepath: a ``.keras`` path to save the restored model to, or ``None``.
         stream: where to print the stop message (standard error by default).
+        verbose: print the stop message; ``False`` leaves it to the caller
+            (the command line prints it as its ``error:`` line).
     """
 
-    def __init__(self, filepath=None, stream=None):
+    def __init__(self, filepath=None, stream=None, verbose: bool = True):
         super().__init__()
         self.filepath = None if filepath is None else _check_model_path("filepath", filepath)
         if stream is not None and not callable(getattr(stream, "write", None)):
@@ -234,7 +236,12 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 f"Argument `stream` must be a writable text stream or None; received "
                 f"an object of type {type(stream).__name__}."
             )
+        if not isinstance(verbose, bool):
+            raise TypeError(
+                f"Argument `verbose` must be True or False; received verbose={verbose!r}."
+            )
         self.stream = stream
+        self.verbose = verbose
         self.message = None
         self._snapshot = {}
         self._good_epochs = 0
@@ -309,4 +316,5 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 )
         self.message += "."
         self.model.stop_training = True
-        print(self.message, file=self.stream or sys.stderr, flush=True)
+        if self.verbose:
+            print(self.message, file=self.stream or sys.stderr, flush=True)

@@ -134,3 +134,163 @@ def check_integer_tuple(argument: str, value) -> tuple:
             f"(512, 512); received the single integer {argument}={value!r}."
         )
     return check_shape(argument, value, example="(512, 512)")
+
+
+# === Arrays ===
+
+
+def check_image_array(argument: str, images) -> np.ndarray:
+    """Returns ``images`` as a float32 array ``[n, height, width, channels]``, n >= 1.
+
+    Integer images (0..255 pixels) are refused: a figure would draw them white.
+    """
+    array = np.asarray(images)
+    if array.dtype.kind in "biu":
+        raise TypeError(
+            f"Argument `{argument}` must hold floating-point images in [0, 1]; "
+            f"received {argument} of dtype {array.dtype}. Pass "
+            f"`{argument}.astype('float32') / 255`."
+        )
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"Argument `{argument}` must hold floating-point images in [0, 1]; "
+            f"received {argument} of dtype {array.dtype}."
+        )
+    if array.ndim != 4 or len(array) == 0:
+        raise ValueError(
+            f"Argument `{argument}` must have shape (n, height, width, channels) with "
+            f"n >= 1; received shape {array.shape}."
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def check_class_names(class_names, labels) -> None:
+    """Checks that ``class_names`` (if given) names every label in ``labels``."""
+    if class_names is None:
+        return
+    if isinstance(class_names, str | bytes) or not hasattr(class_names, "__len__"):
+        raise TypeError(
+            f"Argument `class_names` must be a sequence of names indexed by label; "
+            f"received class_names={class_names!r}."
+        )
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
+        raise ValueError(
+            f"Argument `labels` must be non-negative integers to index `class_names`; "
+            f"received labels of dtype {labels.dtype}"
+            + (f" from {labels.min()}" if labels.size and labels.dtype.kind in "iuf" else "")
+            + "."
+        )
+    if labels.size and labels.max() >= len(class_names):
+        raise ValueError(
+            f"Argument `class_names` must name every class: labels run up to "
+            f"{int(labels.max())}, so {int(labels.max()) + 1} names are needed; "
+            f"received {len(class_names)} names, class_names={list(class_names)!r}."
+        )
+
+
+def check_quantile_range(quantile_range) -> tuple:
+    """Returns ``(low, high)`` after checking ``0 < low < high < 1``."""
+    if (isinstance(quantile_range, str | bytes) or not hasattr(quantile_range, "__len__")
+            or len(quantile_range) != 2
+            or not all(isinstance(q, numbers.Real) and not isinstance(q, bool)
+                       for q in quantile_range)):
+        raise TypeError(
+            f"Argument `quantile_range` must be a pair of numbers (low, high) with "
+            f"0 < low < high < 1; received quantile_range={quantile_range!r}."
+        )
+    low, high = (float(q) for q in quantile_range)
+    if not 0 < low < high < 1:
+        raise ValueError(
+            f"Argument `quantile_range` must be (low, high) with 0 < low < high < 1; "
+            f"received quantile_range={quantile_range!r}."
+        )
+    return low, high
+
+
+def check_matrix(argument: str, values, min_rows: int = 1) -> np.ndarray:
+    """Returns ``values`` (codes, features) as a finite float64 ``[n, width]`` array with
+    ``n >= min_rows``."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Argument `{argument}` must hold numbers; received {argument} of dtype "
+            f"{array.dtype}."
+        )
+    array = array.astype(np.float64, copy=False)
+    if array.ndim != 2 or array.shape[0] < min_rows or array.shape[1] < 1:
+        raise ValueError(
+            f"Argument `{argument}` must have shape (n, width) with n >= {min_rows}; "
+            f"received {argument} of shape {array.shape}."
+        )
+    finite = np.isfinite(array)
+    if not finite.all():
+        row = int(np.argwhere(~finite.all(axis=1))[0, 0])
+        raise ValueError(
+            f"Argument `{argument}` must hold finite values; received "
+            f"{int((~finite).sum())} NaN or infinite values (the first in row {row}: "
+            f"{argument}[{row}]={array[row].tolist()!r})."
+        )
+    return array
+
+
+def check_same_width(first: str, first_array, second: str, second_array) -> None:
+    """Checks that two ``[n, width]`` arrays (codes, features) have one width."""
+    if first_array.shape[1] != second_array.shape[1]:
+        raise ValueError(
+            f"Arguments `{first}` and `{second}` must have the same number of columns; "
+            f"received {first} of shape {first_array.shape} and {second} of shape "
+            f"{second_array.shape}."
+        )
+
+
+def check_labels(argument: str, labels, num_rows: int | None = None,
+                 num_classes: int | None = None) -> np.ndarray:
+    """Returns ``labels`` as integer class indices in ``[0, num_classes)``, ``num_rows`` of them.
+
+    ``num_rows=None`` accepts any number of labels.
+    """
+    if labels is None:
+        raise ValueError(
+            f"Argument `{argument}` is needed: this measure uses class labels; "
+            f"received {argument}=None."
+        )
+    array = np.asarray(labels)
+    if array.ndim != 1 or (num_rows is not None and len(array) != num_rows):
+        expected = "(n,)" if num_rows is None else f"({num_rows},), one label per example"
+        raise ValueError(
+            f"Argument `{argument}` must have shape {expected}; received {argument} of "
+            f"shape {array.shape}."
+        )
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(
+        array == np.round(array)
+    ):
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"Argument `{argument}` must hold integer class indices; received "
+            f"{argument} of dtype {array.dtype}."
+        )
+    if array.size == 0:
+        return array
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or (num_classes is not None and high >= num_classes):
+        allowed = "0 or more" if num_classes is None else f"in [0, {num_classes - 1}]"
+        raise ValueError(
+            f"Argument `{argument}` must hold class indices {allowed}; received "
+            f"labels from {low} to {high}."
+        )
+    return array
+
+
+def check_sequence_of_sizes(argument: str, values) -> tuple:
+    """Returns ``values`` (one integer or a sequence of them, e.g. labelled-set sizes) as a
+    tuple; the caller checks each size."""
+    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+        values = (values,)
+    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+        raise TypeError(
+            f"Argument `{argument}` must be a sequence of positive integers; received "
+            f"{argument}={values!r}."
+        )
+    return tuple(values)

@@ -14,8 +14,9 @@ batch's value; a model's ``regularizer`` weighs and adds them up.
   prior draws.
 - ``Stein``: the InfoVAE paper's appendix-B surrogate, whose gradient is the
   Stein variational gradient of ``KL(q(z) || p(z))``.
-- ``generator_loss`` and ``discriminator_loss``: the adversarial
-  autoencoder's terms on a discriminator's logits.
+- ``Adversarial``: the adversarial autoencoder's discriminator estimate of
+  the Jensen-Shannon divergence, with ``generator_loss`` and
+  ``discriminator_loss`` its two terms on the discriminator's logits.
 
 ``MMD`` and ``Stein`` hold their settings, check them when built, and give
 them back as flat keyword arguments (``get_config``), so a model's config is
@@ -36,7 +37,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from mmdvae import checks, distribute, kernels, losses
+from mmdvae import checks, distribute, kernels, losses, networks, runtime
 
 
 def kl_divergence(z, z_mean, z_log_var, prior):
@@ -212,6 +213,61 @@ class Stein(Divergence):
             log_prob = tf.reduce_sum(prior.log_prob(codes))
         scores = tape.gradient(log_prob, codes)
         return kernels.stein_surrogate_loss(z, scores, self.kernel)
+
+
+@keras.saving.register_keras_serializable(package="mmdvae")
+class Adversarial(Divergence):
+    """The adversarial autoencoder's term: a discriminator's estimate of ``JS(q(z) || p(z))``.
+
+    ```
+    generator:      E_x softplus(-D(z))                               z = f(x)
+    discriminator:  E_p(z) softplus(-D(z)) + E_x softplus(D(z))
+    ```
+
+    ``D`` returns logits; the value is the non-saturating generator loss
+    (``generator_loss``), which the autoencoder minimises, and the
+    discriminator's own loss is ``discriminator_terms`` (``discriminator_loss``).
+    Makhzani et al., "Adversarial Autoencoders" (2016); in the InfoVAE family
+    (Zhao, Song and Ermon, AAAI 2019) the Jensen-Shannon case. ``build`` makes
+    the discriminator, whose weights the model owns and trains in its second
+    update. Under a ``tf.distribute`` strategy both terms are computed on the
+    codes of the global batch.
+
+    Args:
+        discriminator_units: widths of the discriminator's hidden layers.
+    """
+
+    name = "generator_loss"
+
+    def __init__(self, discriminator_units=(512, 512)):
+        self.discriminator_units = checks.check_integer_tuple(
+            "discriminator_units", discriminator_units)
+        self.discriminator = None
+
+    def build(self, latent_dim: int):
+        """Makes the discriminator ``z -> logit`` for codes of ``latent_dim`` and returns it."""
+        self.discriminator = networks.make_discriminator(latent_dim, self.discriminator_units)
+        return self.discriminator
+
+    def get_config(self) -> dict:
+        return {"discriminator_units": list(self.discriminator_units)}
+
+    def logits(self, codes, training=False):
+        """The discriminator's logits, in float32 under a mixed-precision policy."""
+        if self.discriminator is None:
+            raise ValueError("Adversarial divergence has no discriminator yet: call "
+                             "`build(latent_dim)` first.")
+        return runtime.full_precision(self.discriminator(codes, training=training))
+
+    def __call__(self, z, z_mean, z_log_var, prior, prior_samples=None):
+        return generator_loss(self.logits(distribute.gather(z)))
+
+    def discriminator_terms(self, codes, prior_samples, training=False):
+        """The discriminator's ``(loss, accuracy)`` on ``codes`` and as many prior draws."""
+        codes = distribute.gather(codes)
+        prior_z = prior_samples(tf.shape(codes)[0])
+        return discriminator_loss(self.logits(prior_z, training=training),
+                                  self.logits(codes, training=training))
 
 
 #: Divergences a model takes by name (``InfoVAE(divergence=...)``).

@@ -39,6 +39,7 @@ import keras
 import tensorflow as tf
 
 from mmdvae.models.base import MAX_SAMPLES
+from mmdvae.validation import graph
 
 ENDPOINTS = ("reconstruct", "encode", "decode", "sample")
 
@@ -57,59 +58,6 @@ def _check_destination(path, overwrite):
             f"is not empty."
         )
     return path
-
-
-# === The checks of the Python methods, in the graph ===
-
-
-def _check(condition, *parts):
-    """An ``InvalidArgumentError`` with the message ``parts`` (text and tensors) unless
-    ``condition``; returns the check, for a control dependency."""
-    message = tf.strings.join([part if isinstance(part, str) else tf.strings.as_string(part)
-                               for part in parts])
-    return tf.debugging.Assert(condition, [message])
-
-
-def _non_finite_count(values):
-    return tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(values)), tf.int64))
-
-
-def _checked_images(model, images):
-    """``images`` after the checks of ``model.encode``: finite, in the likelihood's range."""
-    bad = _non_finite_count(images)
-    checks = [_check(tf.equal(bad, 0), "Argument `images` must hold finite values; received ",
-                     bad, " NaN or infinite values.")]
-    value_range = model.likelihood.value_range
-    if value_range is not None:
-        low, high = tf.reduce_min(images), tf.reduce_max(images)
-        checks.append(_check(
-            tf.logical_and(low >= value_range[0], high <= value_range[1]),
-            f"Argument `images` must lie in [{value_range[0]:g}, {value_range[1]:g}] for the "
-            f"likelihood {model.likelihood.name}; received values from ", low, " to ", high,
-            ". Scale images to [0, 1] (e.g. divide 0..255 pixels by 255)."))
-    with tf.control_dependencies(checks):
-        return tf.identity(images)
-
-
-def _checked_codes(z):
-    """``z`` after the check of ``model.decode``: finite codes."""
-    bad = _non_finite_count(z)
-    with tf.control_dependencies([_check(
-            tf.equal(bad, 0), "Argument `z` must hold finite codes; received ", bad,
-            " NaN or infinite values.")]):
-        return tf.identity(z)
-
-
-def _checked_sample_arguments(num_samples, seed):
-    """The arguments of ``sample`` after the checks of ``model.sample``."""
-    checks = [
-        _check(tf.logical_and(num_samples >= 1, num_samples <= MAX_SAMPLES),
-               f"Argument `num_samples` must be an integer in [1, {MAX_SAMPLES}]; received "
-               f"num_samples=", num_samples, "."),
-        _check(seed >= 0, "Argument `seed` must be an integer >= 0; received seed=", seed, "."),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(num_samples), tf.identity(seed)
 
 
 def export_saved_model(model, path, overwrite: bool = False) -> Path:
@@ -136,7 +84,7 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
     code_spec = tf.TensorSpec((None, model.latent_dim), dtype, name="z")
 
     def codes(images):
-        z, z_mean, z_log_var = model.posterior(_checked_images(model, images), training=False)
+        z, z_mean, z_log_var = model.posterior(graph.checked_images(model, images), training=False)
         if z_mean is None:
             return {"z": z}
         return {"z": z_mean, "z_mean": z_mean, "z_log_var": z_log_var}
@@ -145,13 +93,13 @@ def export_saved_model(model, path, overwrite: bool = False) -> Path:
         return model.decoded_images(z, training=False)
 
     def decode_codes(z):
-        return decode(_checked_codes(z))
+        return decode(graph.checked_codes(z))
 
     def reconstruct(images):
         return decode(codes(images)["z"])
 
     def sample(num_samples, seed):
-        num_samples, seed = _checked_sample_arguments(num_samples, seed)
+        num_samples, seed = graph.checked_sample_arguments(num_samples, seed, MAX_SAMPLES)
         seed_pair = tf.stack([seed, tf.zeros_like(seed)])
         return decode(tf.cast(model.prior_samples(num_samples, seed=seed_pair), dtype))
 

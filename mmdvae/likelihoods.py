@@ -97,6 +97,14 @@ class Likelihood:
         """Draws ``x ~ p(x|z)`` from standard normal ``noise`` of the data's shape."""
         raise NotImplementedError
 
+    def support(self, data_shape):
+        """Every value of ``x``, ``[values, *data_shape]``, when few enough to sum; else None."""
+        return None
+
+    def support_probabilities(self, outputs):
+        """``p(x = value | z)`` of each value of ``support``, ``[batch, values]``."""
+        raise NotImplementedError
+
     def get_config(self) -> dict:
         return {}
 
@@ -255,7 +263,8 @@ class Categorical(Likelihood):
 
     Samples are Gumbel-softmax relaxations at ``temperature`` (Jang et al.,
     ICLR 2017), differentiable in the outputs; used by the Mutual Autoencoder
-    poster's discrete toys.
+    poster's discrete toys. A single categorical variable has a ``support`` of
+    its one-hot vectors, so sums over ``x`` can be exact.
 
     Args:
         temperature: the relaxation's temperature (> 0). Defaults to 0.5.
@@ -281,6 +290,15 @@ class Categorical(Likelihood):
     def sample(self, outputs, noise):
         gumbel = -tf.math.log(-tf.math.log(_uniform_from_normal(noise)))
         return tf.nn.softmax((outputs + gumbel) / self.temperature, axis=-1)
+
+    def support(self, data_shape):
+        """The one-hot vectors of a single categorical variable (``data_shape = (categories,)``)."""
+        if len(data_shape) != 1:
+            return None
+        return tf.eye(data_shape[0])
+
+    def support_probabilities(self, outputs):
+        return tf.nn.softmax(outputs, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
@@ -355,14 +373,6 @@ class DiscretizedLogistic(Likelihood):
         return tf.round(tf.clip_by_value(logistic, 0.0, 1.0) * levels) / levels
 
 
-def _pixelcnn():
-    # A likelihood with weights, a Keras layer in its own module built on the classes
-    # above: imported when first named, so that the two modules do not import each other.
-    from mmdvae.pixelcnn import PixelCNN
-
-    return PixelCNN()
-
-
 _NAMED = {
     "mse": MeanSquaredError,
     "bernoulli": Bernoulli,
@@ -370,11 +380,18 @@ _NAMED = {
     "unbounded_gaussian": lambda: Gaussian(bounded=False),
     "categorical": Categorical,
     "discretized_logistic": DiscretizedLogistic,
-    "pixelcnn": _pixelcnn,
 }
 
-#: Likelihood names, the ``likelihood=`` argument of the models.
-LIKELIHOODS = tuple(_NAMED)
+#: Likelihood names, the ``likelihood=`` argument of the models. ``"pixelcnn"`` is
+#: registered by ``mmdvae.pixelcnn`` (a Keras layer with weights, built on the classes
+#: above), which ``mmdvae.models`` imports.
+LIKELIHOODS = (*_NAMED, "pixelcnn")
+
+
+def register(name: str, make) -> None:
+    """Makes ``make()`` the likelihood called ``name`` (a name in ``LIKELIHOODS``)."""
+    checks.check_choice("name", name, LIKELIHOODS)
+    _NAMED[name] = make
 
 
 def get(likelihood) -> Likelihood:
@@ -389,6 +406,9 @@ def get(likelihood) -> Likelihood:
     if isinstance(likelihood, dict):
         return keras.saving.deserialize_keras_object(likelihood)
     checks.check_choice("likelihood", likelihood, LIKELIHOODS)
+    if likelihood not in _NAMED:
+        raise ValueError(f"Likelihood {likelihood!r} is registered by its module: "
+                         f"`import mmdvae.{likelihood}` (or `mmdvae.models`) first.")
     return _NAMED[likelihood]()
 
 

@@ -389,3 +389,6 @@ def _check_kernel_size(argument, value):
             f"{argument}={value}."
         )
     return value
+
+
+likelihoods.register("pixelcnn", PixelCNN)

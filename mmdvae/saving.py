@@ -1,125 +1,38 @@
-"""Writing files so that nothing already saved is lost.
+"""Saving models so that nothing already saved is lost.
 
-Every file the package writes (``.keras`` models, backups, JSON records,
-figures) goes to a temporary file in the destination's directory first, is
-flushed to disk and is then renamed over the destination, which is atomic on
-POSIX file systems: a crash, a kill or an error while writing leaves the old
-file as it was, a failed write leaves no temporary file behind, and a reader
-never sees half a file. The file gets the permissions of any new file (the
-process's umask), not the private ones of ``tempfile``.
+``save_model`` checks the path and the model's config before touching the
+destination, then writes the ``.keras`` file atomically through
+``mmdvae.files.write_atomically`` (a temporary file in the same directory,
+renamed over the destination), so a crash, a kill or a model that cannot be
+saved leaves any previous file as it was. ``load_model`` loads a ``.keras`` file
+of any mmdvae model in a fresh process: importing this module registers every
+serialisable class of the package with Keras (``import mmdvae`` alone loads
+nothing, see ``mmdvae/__init__.py``).
 
 Example:
 
 ```python
 saving.save_model(model, "runs/a/model.keras")     # refuses before touching the file
-saving.write_json("runs/a/history.json", {"loss": [0.2, 0.1]})
+model = saving.load_model("runs/a/model.keras")
 ```
 """
 
-import json
 import os
-import tempfile
-import uuid
 from pathlib import Path
 
 import keras
 
-
-def _check_file_path(path: Path, argument: str) -> None:
-    if path.is_dir():
-        raise ValueError(
-            f"Argument `{argument}` must be a file path; received "
-            f"{argument}={os.fspath(path)!r}, which is an existing directory."
-        )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(
-                    f"Argument `{argument}` must be a path in a directory; received "
-                    f"{argument}={os.fspath(path)!r}, but {os.fspath(parent)!r} is an "
-                    f"existing file."
-                )
-            break
-
-
-def check_writable_path(path, argument: str = "path") -> Path:
-    """Returns ``path`` as a ``Path`` when a file can be written there; else a ``ValueError``.
-
-    For checks before any work: ``path`` must not be a directory, its nearest
-    existing ancestor must be a directory, and a file must be creatable in that
-    directory (tried with a temporary file, removed at once, so nothing is left
-    behind; missing directories below it are created when writing).
-    """
-    path = Path(path)
-    _check_file_path(path, argument)
-    ancestor = next(parent for parent in path.parents if parent.exists())
-    try:
-        with tempfile.TemporaryFile(dir=ancestor):
-            pass
-    except OSError as error:
-        raise ValueError(
-            f"Argument `{argument}` must be a path that can be written; received "
-            f"{argument}={os.fspath(path)!r}, but no file can be created in "
-            f"{os.fspath(ancestor)!r} ({error.strerror})."
-        ) from None
-    return path
-
-
-def _temporary_path(path: Path, suffix: str) -> Path:
-    # A hidden name of the destination's directory (so the rename stays on one
-    # file system); created by the writer itself, so it gets the usual permissions.
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}{suffix}")
-
-
-def _flush_to_disk(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def replace_atomically(path, write, suffix: str = ".tmp", argument: str = "filepath") -> Path:
-    """Calls ``write(temporary_path)``, then renames the temporary file to ``path``.
-
-    Args:
-        path: the destination; its directory is created if missing.
-        write: a function writing the whole file at the path it is given.
-        suffix: the temporary file's suffix (some writers infer the format
-            from it, e.g. ``".keras"``).
-        argument: the argument name used in error messages.
-
-    The temporary file is removed when ``write`` fails, and ``path`` is
-    untouched. Returns ``path`` as a ``Path``.
-    """
-    path = Path(path)
-    _check_file_path(path, argument)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_path(path, suffix)
-    try:
-        write(temporary)
-        _flush_to_disk(temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
-
-
-def write_text(path, text: str, argument: str = "path") -> Path:
-    """Writes ``text`` to ``path`` atomically."""
-    return replace_atomically(path, lambda temporary: temporary.write_text(text),
-                              argument=argument)
-
-
-def write_json(path, content, argument: str = "path") -> Path:
-    """Writes ``content`` as indented JSON to ``path`` atomically.
-
-    The content is serialised before anything is written, so content that
-    cannot be serialised leaves ``path`` untouched.
-    """
-    text = json.dumps(content, indent=2, default=float) + "\n"
-    return write_text(path, text, argument=argument)
+# Imported for their `keras.saving.register_keras_serializable` decorators: once
+# this module is imported, `keras.saving.load_model` finds every class of the package.
+from mmdvae import (  # noqa: F401
+    divergences,
+    files,
+    kernels,
+    likelihoods,
+    models,
+    pixelcnn,
+    schedules,
+)
 
 
 def save_model(model, filepath, overwrite: bool = True, **kwargs) -> Path:
@@ -135,7 +48,7 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> Path:
             f"Argument `filepath` must end in .keras; received "
             f"filepath={os.fspath(path)!r}."
         )
-    _check_file_path(path, "filepath")
+    files.check_file_path(path, "filepath")
     if path.exists() and not overwrite:
         raise FileExistsError(
             f"Argument `filepath` names an existing file and overwrite=False; "
@@ -146,4 +59,28 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> Path:
     def write(temporary):
         keras.Model.save(model, temporary, overwrite=True, **kwargs)
 
-    return replace_atomically(path, write, suffix=".keras")
+    return files.write_atomically(path, write, suffix=".keras", argument="filepath")
+
+
+def load_model(filepath, **kwargs):
+    """Loads a ``.keras`` file of any mmdvae model (``keras.saving.load_model``).
+
+    Every class of the package is registered with Keras before loading, so this
+    works in a process that has imported nothing but ``mmdvae``. ``kwargs`` are
+    those of ``keras.saving.load_model`` (``compile``, ``safe_mode``, ...).
+    """
+    path = Path(filepath)
+    if path.suffix != ".keras":
+        reason = "which does not end in .keras"
+    elif not path.exists():
+        reason = "which does not exist"
+    elif not path.is_file():
+        reason = "which is not a file"
+    else:
+        reason = None
+    if reason is not None:
+        raise ValueError(
+            f"Argument `filepath` must name an existing .keras file; received "
+            f"filepath={os.fspath(path)!r}, {reason}."
+        )
+    return keras.saving.load_model(path, **kwargs)

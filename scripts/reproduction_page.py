@@ -81,6 +81,20 @@ def _relative_report(name: str, report: str) -> str:
     return report.replace("](figures/", f"](results/{name}/figures/")
 
 
+def _claim_text(claim: dict, texts: list) -> str:
+    """The claim, with its rule's subject (``X against Y``) where two claims share a text."""
+    if texts.count(claim["text"]) == 1:
+        return claim["text"]
+    return f"{claim['text']} ({claim['rule'].split(';')[0]})"
+
+
+def _seeds(claim: dict) -> str:
+    """How many seeds decided the claim; ``exact`` for a claim computed, not trained."""
+    if claim.get("margins") == [] and claim.get("quick_decides"):
+        return "exact"
+    return str(claim.get("seeds", 1))
+
+
 def build_page(results: Path = RESULTS) -> str:
     """The text of docs/REPRODUCTION.md for the runs in ``results``."""
     rows, sections, pending = [], [], []
@@ -89,10 +103,11 @@ def build_page(results: Path = RESULTS) -> str:
         finished = directory / "results.json"
         if finished.is_file():
             run = _read(finished)
+            texts = [claim["text"] for claim in run["claims"]]
             for claim in run["claims"]:
-                rows.append(f"| `{name}` | {claim['text']} | **{claim['state']}**"
+                rows.append(f"| `{name}` | {_claim_text(claim, texts)} | **{claim['state']}**"
                             + (f" ({claim['reason']})" if claim.get("reason") else "")
-                            + f" | {claim.get('seeds', 1)} | {run['scale']} | "
+                            + f" | {_seeds(claim)} | {run['scale']} | "
                             f"{_fraction(run.get('training', {}))} |")
             report = (directory / "report.md").read_text()
             sections.append(_relative_report(name, report))

@@ -22,6 +22,14 @@ def data_dir() -> Path:
     return directory
 
 
+@pytest.fixture(scope="module")
+def images():
+    """The tiny models' 64 seeded images in [0, 1] (``tiny.tiny_images()``), one per module."""
+    from tiny import tiny_images
+
+    return tiny_images()
+
+
 @pytest.fixture
 def run_notebook(tmp_path, data_dir, monkeypatch):
     """Executes a notebook of notebooks/ in quick mode in tmp_path.

@@ -5,17 +5,15 @@ import stat
 import subprocess
 import sys
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from tiny import IMAGE_SHAPE, tiny_model
 
 import mmdvae
 from mmdvae import callbacks
-
-IMAGE_SHAPE = (8, 8, 1)
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +22,6 @@ def tiny_data():
     images = rng.uniform(size=(64,) + IMAGE_SHAPE).astype("float32")
     labels = rng.integers(0, 4, size=64)
     return images, labels
-
-
-def tiny_model(latent_dim=2, **arguments):
-    keras.utils.set_random_seed(0)
-    return mmdvae.MMDVAE(latent_dim=latent_dim, image_shape=IMAGE_SHAPE, network="mlp",
-                         seed=0, **arguments)
 
 
 def image_summaries(log_dir):
@@ -62,7 +54,7 @@ def test_two_epochs_with_every_callback_write_pngs_gifs_and_tensorboard_images(
         callbacks.DensityContours(images, num_points=40, **settings),
     ]
     sample_grid = figures[0]
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     model.compile(jit_compile=True)
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(16)
     model.fit(dataset, epochs=2, callbacks=figures, verbose=0)
@@ -107,7 +99,7 @@ def test_two_dimensional_figures_refuse_other_latent_sizes_before_training(
     images, _ = tiny_data
     arguments = {} if callback_class is callbacks.MorphGrid else {"images": images}
     callback = callback_class(output_dir=tmp_path, **arguments)
-    model = tiny_model(latent_dim=3)
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=3)
     model.compile(jit_compile=False)
     with pytest.raises(ValueError, match="latent_dim=2; received a model with latent_dim=3"):
         model.fit(images, batch_size=16, epochs=1, callbacks=[callback], verbose=0)
@@ -290,7 +282,7 @@ BAD_FOR_THE_MODEL = {
 def test_what_needs_the_model_is_checked_before_the_first_step(case, tmp_path):
     callback_class, arguments, model_arguments, message = BAD_FOR_THE_MODEL[case]
     callback = callback_class(output_dir=tmp_path, **arguments)
-    model = tiny_model(**model_arguments)
+    model = tiny_model(mmdvae.MMDVAE, **{"latent_dim": 2, **model_arguments})
     model.compile(jit_compile=False)
     with pytest.raises(ValueError, match=message):
         model.fit(IMAGES, batch_size=4, epochs=1, callbacks=[callback], verbose=0)
@@ -318,7 +310,7 @@ def test_figures_render_without_pyplot_and_leave_no_open_figure(tiny_data, tmp_p
     figures = [callbacks.SampleGrid(num_samples=4, output_dir=tmp_path),
                callbacks.LatentScatter(images, labels, num_points=20, output_dir=tmp_path,
                                        class_names=list("abcd"))]
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     model.compile(jit_compile=False)
     model.fit(images, batch_size=16, epochs=1, callbacks=figures, verbose=0)
     assert plt.get_fignums() == []

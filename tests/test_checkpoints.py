@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tiny import IMAGE_SHAPE, tiny_model
 
 import mmdvae
 from mmdvae import checkpoints
-
-IMAGE_SHAPE = (8, 8, 1)
 
 
 def images(count=32, seed=0):
@@ -22,9 +21,7 @@ def images(count=32, seed=0):
 
 
 def fresh_model(model_class=mmdvae.MMDVAE, **arguments):
-    keras.utils.set_random_seed(0)
-    return model_class(latent_dim=2, image_shape=IMAGE_SHAPE, network="mlp", seed=0,
-                       **arguments)
+    return tiny_model(model_class, latent_dim=2, **arguments)
 
 
 def state_of(model):

@@ -1,6 +1,7 @@
 """The command line: every registered model and flag, and one-line errors for mistakes."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import pytest
 from tiny import ROOT, run_cli
 
 import mmdvae
-from mmdvae import checkpoints, cli
-from mmdvae.models import base, registry
+from mmdvae import checkpoints, cli, outputs, runtime
+from mmdvae.cli import arguments as cli_arguments
+from mmdvae.cli import train
+from mmdvae.models import registry
 
 #: A value of every model flag, as typed on the command line.
 FLAG_VALUES = {
@@ -40,8 +43,8 @@ def test_the_jit_flags_choose_the_compiled_step(flags, expected):
     """Without a flag the step is XLA-compiled where that is the faster step here."""
     args = parse("--network", "mlp", "--latent-dim", "2", *flags)
     model = registry.get("mmd").build(2, network="mlp")
-    cli._compile(model, args, strategy=None)
-    assert model.jit_compile is (base.default_jit_compile() if expected is None else expected)
+    train.compile_model(model, args)
+    assert model.jit_compile is (runtime.default_jit_compile() if expected is None else expected)
 
 
 def test_jit_and_no_jit_together_are_refused(capsys):
@@ -62,7 +65,7 @@ def expected_config_value(text, argument):
 
 
 @pytest.mark.parametrize("model", registry.MODELS)
-@pytest.mark.parametrize("flag", cli.MODEL_FLAGS)
+@pytest.mark.parametrize("flag", cli_arguments.MODEL_FLAGS)
 def test_every_flag_of_every_model_builds_or_gets_one_line(model, flag, capsys):
     value = SPECIAL_VALUES.get((model, flag), FLAG_VALUES[flag])
     arguments = ["--model", model, "--latent-dim", "2", flag, value]
@@ -71,16 +74,16 @@ def test_every_flag_of_every_model_builds_or_gets_one_line(model, flag, capsys):
     if flag == "--bandwidth" and "kernel" in registry.get(model).arguments:
         arguments += ["--kernel", "rbf"]  # the tutorial kernel takes no bandwidth
     args = parse(*arguments)
-    argument = cli.MODEL_FLAGS[flag][0]
+    argument = cli_arguments.MODEL_FLAGS[flag][0]
     entry = registry.get(model)
     if argument not in entry.arguments:
         with pytest.raises(SystemExit) as refusal:
-            cli.model_arguments(args)
+            train.model_arguments(args)
         message = str(refusal.value)
         assert message.startswith(f"error: {flag} {value}") and "\n" not in message
         assert "does not apply" in message and f"--model {model}" in message
         return
-    built = cli._build_model(args, cli.model_arguments(args), (28, 28, 1))
+    built = train.build_model(args, train.model_arguments(args), (28, 28, 1))
     assert isinstance(built, entry.model_class)
     assert built.get_config()[argument] == expected_config_value(value, argument)
 
@@ -88,10 +91,10 @@ def test_every_flag_of_every_model_builds_or_gets_one_line(model, flag, capsys):
 def test_model_arguments_that_conflict_get_the_models_message():
     args = parse("--model", "infovae", "--alpha", "0.5", "--lambda", "0.1")
     with pytest.raises(SystemExit, match=r"^error: --model infovae: .*alpha \+ lambda_ - 1"):
-        cli._build_model(args, cli.model_arguments(args), (28, 28, 1))
+        train.build_model(args, train.model_arguments(args), (28, 28, 1))
     args = parse("--model", "mmd", "--alpha", "0.5")
     with pytest.raises(SystemExit, match="--alpha 0.5 does not apply to --model mmd"):
-        cli.model_arguments(args)
+        train.model_arguments(args)
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -143,13 +146,16 @@ def test_mistakes_are_reported_before_data_or_training(tmp_path, monkeypatch, da
 
 
 def test_a_corrupt_backup_is_named_corrupt(tmp_path):
+    command = ["train", *TINY_RUN, "--out", str(tmp_path / "run")]
+    # The run's record, as train writes it when the run starts.
+    outputs.prepare(tmp_path / "run", vars(cli.build_parser().parse_args(command)))
     backup = tmp_path / "run" / "backup"
     backup.mkdir(parents=True)
     (backup / checkpoints.STATE_FILE).write_text('{"epoch": 1, "mod')
-    message = error_of(["train", *TINY_RUN, "--out", str(tmp_path / "run"), "--resume"])
+    message = error_of([*command, "--resume"])
     assert "state.json is corrupt" in message
     (backup / checkpoints.STATE_FILE).write_text(json.dumps(
-        {"epoch": 1, "model": "epoch-1.keras", "history": {}, "arguments": {}}))
+        {"epoch": 1, "model": "epoch-1.keras", "history": {}}))
     (backup / "epoch-1.keras").write_bytes(b"not a zip file")
     message = error_of(["train", *TINY_RUN, "--out", str(tmp_path / "run"), "--resume",
                         "--epochs", "2"])
@@ -307,3 +313,119 @@ def test_train_under_a_mirrored_strategy_saves_a_plain_model(tmp_path, data_dir,
     monkeypatch.delenv("TF_CONFIG", raising=False)
     message = error_of(["train", "--strategy", "multi-worker", "--out", str(tmp_path / "m")])
     assert "TF_CONFIG" in message
+
+
+def test_help_answers_without_tensorflow():
+    """``--help`` and the commands' ``--help`` build their parsers without TensorFlow."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from mmdvae import cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['evaluate', '--help'],\n"
+        "             ['compare', '--help']):\n"
+        "    text = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):\n"
+        "        cli.main(argv)\n"
+        "    print(len(text.getvalue().splitlines()), '--latent-dim' in text.getvalue())\n"
+        "print(sorted(name for name in ('tensorflow', 'keras', 'matplotlib') "
+        "if name in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    top, train_help, evaluate_help, compare_help, imported = result.stdout.splitlines()
+    assert top.endswith("False") and int(top.split()[0]) > 5
+    assert train_help.endswith("True") and int(train_help.split()[0]) > 50
+    assert evaluate_help.endswith("False") and int(evaluate_help.split()[0]) > 20
+    assert compare_help.endswith("False") and int(compare_help.split()[0]) > 5
+    assert imported == "[]"
+
+
+def test_the_command_lines_names_are_the_librarys():
+    """The names the parser offers without TensorFlow are those the library defines."""
+    from mmdvae import distribute, evaluation, kernels, likelihoods, networks, priors
+    from mmdvae.models import base, info_vae
+
+    assert cli_arguments.MODELS == {name: entry.summary
+                                    for name, entry in registry.MODELS.items()}
+    assert cli_arguments.NETWORKS == networks.NETWORKS
+    assert cli_arguments.ENCODER_TYPES == base.ENCODER_TYPES
+    assert cli_arguments.LIKELIHOODS == likelihoods.LIKELIHOODS
+    assert cli_arguments.PRIORS == priors.PRIORS
+    assert cli_arguments.DIVERGENCES == info_vae.DIVERGENCES
+    assert cli_arguments.KERNELS == kernels.KERNELS
+    assert cli_arguments.ESTIMATORS == kernels.ESTIMATORS
+    assert cli_arguments.STRATEGIES == distribute.STRATEGIES
+    assert cli_arguments.METRICS == evaluation.METRICS
+    assert cli_arguments.CLASSIFIERS == evaluation.CLASSIFIERS
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A one-epoch run on scikit-learn's 8x8 digits, without its history.json."""
+    out = tmp_path_factory.mktemp("digits") / "run"
+    assert cli.main(["train", "--dataset", "sklearn_digits", "--network", "mlp",
+                     "--latent-dim", "2", "--epochs", "1", "--batch-size", "100",
+                     "--figures", "samples", "--no-jit", "--out", str(out)]) == 0
+    (out / "history.json").unlink()
+    return out
+
+
+def test_train_writes_its_record_and_model_once(digits_run):
+    record = json.loads((digits_run / outputs.RUN_FILE).read_text())
+    assert record["command"] == "train" and record["dataset"] == "sklearn_digits"
+    assert record["latent_dim"] == 2 and record["epochs"] == 1
+    state = json.loads((digits_run / "backup" / checkpoints.STATE_FILE).read_text())
+    assert "arguments" not in state  # recorded once, in run.json
+    # model.keras is the last epoch's backup, byte for byte; samples.png its figure.
+    assert (digits_run / "model.keras").read_bytes() == (
+        digits_run / "backup" / state["model"]).read_bytes()
+    assert (digits_run / "samples.png").read_bytes() == (
+        digits_run / "figures" / "samples_epoch_0001.png").read_bytes()
+
+
+def test_evaluate_takes_the_dataset_of_the_run(digits_run, tmp_path, capsys):
+    """The run's record names the dataset; its history.json is not needed."""
+    out = tmp_path / "evaluation.json"
+    assert cli.main(["evaluate", str(digits_run), "--metrics", "active_units",
+                     "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    record = json.loads(out.read_text())
+    assert record["dataset"] == "sklearn_digits" and record["num_test_images"] == 297
+    assert "on sklearn_digits test, 297 images" in captured.out
+
+
+def test_resume_restores_the_model_without_building_one(digits_run, tmp_path, monkeypatch,
+                                                        capsys):
+    def build(*arguments, **keywords):
+        raise AssertionError("--resume built a fresh model")
+
+    monkeypatch.setattr(train, "build_model", build)
+    monkeypatch.setattr(train, "compile_model", build)
+    run = shutil.copytree(digits_run, tmp_path / "run")
+    backup = keras.saving.load_model(run / "model.keras")
+    assert cli.main(["train", "--dataset", "sklearn_digits", "--network", "mlp",
+                     "--latent-dim", "2", "--epochs", "2", "--batch-size", "100",
+                     "--figures", "samples", "--no-jit", "--out", str(run),
+                     "--resume"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    resumed = keras.saving.load_model(run / "model.keras")
+    # One more epoch of the restored optimizer: 1500 images in batches of 100.
+    assert int(backup.optimizer.iterations) == 15 and int(resumed.optimizer.iterations) == 30
+    record = json.loads((run / "history.json").read_text())
+    assert record["epochs"] == 2 and len(record["history"]["loss"]) == 2
+    with pytest.raises(SystemExit, match="--resume must repeat the run's settings recorded in "
+                       ".*changed: --latent-dim 2 -> 3"):
+        cli.main(["train", "--dataset", "sklearn_digits", "--network", "mlp",
+                  "--latent-dim", "3", "--epochs", "3", "--out", str(run), "--resume"])
+
+
+def test_a_non_finite_loss_ends_the_run_with_one_error_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    message = error_of(["train", "--dataset", "sklearn_digits", "--network", "mlp",
+                        "--latent-dim", "2", "--epochs", "2", "--batch-size", "100",
+                        "--learning-rate", "1e30", "--figures", "none", "--no-jit",
+                        "--out", str(out)])
+    assert message.startswith("error: Training stopped at batch ") and "not finite" in message
+    assert f"saved to {out / 'model.keras'}" in message
+    assert "Training stopped" not in capsys.readouterr().err  # said once, as the error line
+    assert (out / "model.keras").is_file() and (out / "history.json").is_file()

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from mmdvae import data
+from mmdvae.data import tfds as data_tfds
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
@@ -313,7 +314,7 @@ def offline(monkeypatch, tmp_path):
     for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
                      "ALL_PROXY"):
         monkeypatch.delenv(variable, raising=False)
-    data._load_from_tfds_cached.cache_clear()
+    data_tfds.read_whole_split.cache_clear()
     return asked
 
 
@@ -341,7 +342,7 @@ def test_offline_a_download_fails_at_once_saying_what_and_where(offline, tmp_pat
 def test_a_download_failing_midway_leaves_no_incomplete_folder(monkeypatch, tmp_path):
     """The real tensorflow-datasets path: the host answers, the transfer fails."""
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "_unreachable", lambda urls: None)
+    monkeypatch.setattr(data_tfds, "unreachable", lambda urls: None)
     seen = []
 
     def fail(self, *arguments, **keywords):

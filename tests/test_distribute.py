@@ -29,6 +29,12 @@ ALL_CASES = [*EQUAL_CASES, "mutual_ae"]
 SAVED_CASES = ["aae", "vimae"]
 #: Models trained on batches the replicas cannot split evenly (tests/scripts/distributed_steps.py).
 UNEVEN_CASES = ["mmd_vae", "aae", "mutual_ae", "elbo_vae"]
+#: The two-replica run in two processes that run at once, about equal halves of the work:
+#: (cases, uneven cases). Together every case of ALL_CASES and UNEVEN_CASES.
+TWO_REPLICA_PARTS = [
+    (["mmd_vae", "info_vae_mmd", "info_vae_stein", "vimae", "elbo_vae"], ["elbo_vae"]),
+    (["aae", "mutual_ae"], ["mmd_vae", "aae", "mutual_ae"]),
+]
 
 
 def _environment():
@@ -39,22 +45,48 @@ def _environment():
     return environment
 
 
-def _run_steps(directory, num_devices, *options):
-    command = [sys.executable, str(SCRIPTS / "distributed_steps.py"), str(num_devices),
-               str(directory), *ALL_CASES, *options]
-    finished = subprocess.run(command, env=_environment(), capture_output=True, text=True,
-                              timeout=900)
-    if finished.returncode != 0:
-        pytest.fail(f"distributed_steps.py failed:\n{finished.stderr[-4000:]}")
-    return json.loads((directory / f"results_{num_devices}.json").read_text())
+def _run_steps(directory, num_devices, parts, *options):
+    """Runs distributed_steps.py once per part of ``(cases, uneven cases)``, all at once.
+
+    Each process writes its own results file in ``directory``; returns them merged.
+    """
+    processes = []
+    try:
+        for index, (cases, uneven_cases) in enumerate(parts):
+            command = [sys.executable, str(SCRIPTS / "distributed_steps.py"), str(num_devices),
+                       str(directory), *cases, f"--results=results_{num_devices}_{index}.json",
+                       *options]
+            if uneven_cases:
+                command.append("--uneven=" + ",".join(uneven_cases))
+            with open(directory / f"steps_{index}.log", "w") as log:
+                processes.append(subprocess.Popen(command, env=_environment(),
+                                                  stdout=subprocess.DEVNULL, stderr=log))
+        for process in processes:
+            process.wait(timeout=900)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    results = {}
+    for index, process in enumerate(processes):
+        if process.returncode != 0:
+            log = (directory / f"steps_{index}.log").read_text()
+            pytest.fail(f"distributed_steps.py failed:\n{log[-4000:]}")
+        results.update(json.loads(
+            (directory / f"results_{num_devices}_{index}.json").read_text()))
+    return results
 
 
 @pytest.fixture(scope="module")
 def two_replicas(tmp_path_factory):
     """Results on 2 logical devices; the distributed copies ask for XLA; some are saved."""
+    assert sorted(case for cases, _ in TWO_REPLICA_PARTS for case in cases) == sorted(ALL_CASES)
+    assert sorted(case for _, cases in TWO_REPLICA_PARTS for case in cases) == sorted(
+        UNEVEN_CASES)
     directory = tmp_path_factory.mktemp("two_replicas")
-    results = _run_steps(directory, 2, "--jit", "--save=" + ",".join(SAVED_CASES),
-                         "--uneven=" + ",".join(UNEVEN_CASES))
+    results = _run_steps(directory, 2, TWO_REPLICA_PARTS, "--jit",
+                         "--save=" + ",".join(SAVED_CASES))
     return directory, results
 
 
@@ -191,7 +223,7 @@ def test_batches_the_replicas_cannot_split_evenly_train_as_on_one_device(two_rep
 
 @pytest.mark.slow
 def test_four_replicas_step_equals_one_device(tmp_path):
-    results = _run_steps(tmp_path, 4)
+    results = _run_steps(tmp_path, 4, [(ALL_CASES, [])])
     assert results["num_replicas"] == 4
     for case in EQUAL_CASES:
         _check_equal_to_one_device(results[case])

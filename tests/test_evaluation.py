@@ -261,6 +261,7 @@ def test_latent_classification_accuracy_of_a_model():
     labels = rng.integers(2, size=60)
     images = np.clip(0.2 + 0.6 * labels[:, None, None, None]
                      + 0.05 * rng.normal(size=(60, 8, 8, 1)), 0, 1).astype(np.float32)
+    keras.utils.set_random_seed(0)  # the same initial weights whatever ran before
     model = mmdvae.ELBOVAE(2, image_shape=(8, 8, 1), network="mlp", seed=0)
     accuracy = evaluation.latent_classification_accuracy(
         model, images[:40], labels[:40], images[40:], labels[40:], num_labelled=20)

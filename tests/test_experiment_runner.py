@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 from tiny import compile_model, tiny_images, tiny_model
 
-from mmdvae.experiments import runner
+from mmdvae.experiments import claims, report, runner
 from mmdvae.experiments.training import ConvergenceRule
 
-CLAIM = runner.Claim("a claim", "somewhere", "margin = x")
+CLAIM = claims.Claim("a claim", "somewhere", "margin = x")
 
 
 @pytest.mark.parametrize("margins, state, reason", [
@@ -31,15 +31,15 @@ def test_a_claim_is_decided_only_outside_the_seed_to_seed_spread(margins, state,
 
 def test_the_quick_size_decides_nothing_unless_the_claim_says_so():
     assert CLAIM.decide((1.0, 1.0, 1.1), "", quick=True).state == "not decided"
-    decisive = runner.Claim("c", "s", "r", quick_decides=True)
+    decisive = claims.Claim("c", "s", "r", quick_decides=True)
     assert decisive.decide((1.0, 1.0, 1.1), "", quick=True).state == "held"
 
 
 def test_mean_and_error_against_numpy():
     values = [1.0, 2.0, 4.0, 7.0]
-    mean, error = runner.mean_and_error(values)
+    mean, error = claims.mean_and_error(values)
     assert mean == 3.5 and error == pytest.approx(np.std(values, ddof=1) / 2.0, rel=1e-15)
-    assert runner.mean_and_error([2.5]) == (2.5, 0.0)
+    assert claims.mean_and_error([2.5]) == (2.5, 0.0)
 
 
 @pytest.mark.parametrize("values, converged", [
@@ -103,9 +103,9 @@ def test_scale_is_checked_and_quick_is_its_shorthand():
 
 def test_stored_images_round_trip_within_half_a_level():
     images = np.random.default_rng(0).uniform(size=(4, 8, 8, 1)).astype(np.float32)
-    stored = runner.stored_images(images)
+    stored = report.stored_images(images)
     assert stored.dtype == np.uint8
-    assert np.max(np.abs(runner.shown_images(stored) - images)) <= 0.5 / 255 + 1e-7
+    assert np.max(np.abs(report.shown_images(stored) - images)) <= 0.5 / 255 + 1e-7
 
 
 def _page_script():
@@ -127,10 +127,10 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
     page = _page_script()
     finished = tmp_path / "tutorial"
     (finished / "figures").mkdir(parents=True)
-    claims = [runner.Claim("fast", "intro", "m").decide((0.2, 0.3, 0.25), "x", False),
-              runner.Claim("clusters", "fig", "m").decide((0.1, -0.1, 0.05), "x", False)]
+    verdicts = [claims.Claim("fast", "intro", "m").decide((0.2, 0.3, 0.25), "x", False),
+                claims.Claim("clusters", "fig", "m").decide((0.1, -0.1, 0.05), "x", False)]
     (finished / "results.json").write_text(json.dumps({
-        "scale": "source", "claims": [claim.as_dict() for claim in claims],
+        "scale": "source", "claims": [claim.as_dict() for claim in verdicts],
         "training": {"z20_seed0": {"z20": {"fraction_of_source_training": 1.0}},
                      "z2_seed0": {"z2": {"fraction_of_source_training": 0.5}}}}))
     (finished / "report.md").write_text("# Title\n\n![training](figures/training.png)\n")

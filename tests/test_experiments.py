@@ -5,7 +5,6 @@ test asserts the direction of the claims the quick size can decide; the
 command-line, resume and notebook tests reuse those runs' directories.
 """
 
-import argparse
 import json
 import math
 import shutil
@@ -17,8 +16,9 @@ import scipy.stats
 from PIL import Image
 
 import mmdvae
-from mmdvae import data, experiments, priors
-from mmdvae.experiments import blog, mnist500, mutual, proposition1, runner, vimae
+from mmdvae import cli, data, experiments, priors
+from mmdvae.cli import reproduce as reproduce_command
+from mmdvae.experiments import blog, mnist500, mutual, proposition1, report, runner, vimae
 from mmdvae.models.base import LOG_VARIANCE_RANGE
 
 
@@ -353,13 +353,13 @@ def test_missing_data_is_reported_before_anything_is_written(tmp_path, capsys):
     arguments = ("tutorial", "--out", str(tmp_path / "run"), "--quick", "--data-dir",
                  str(tmp_path / "nowhere"))
     with pytest.raises(SystemExit) as stop:
-        experiments.reproduce(parse(*arguments))
+        reproduce_command.run(parse(*arguments))
     assert str(stop.value).startswith("error: ") and "nowhere" in str(stop.value)
     assert "\n" not in str(stop.value) and not (tmp_path / "run").exists()
 
 
 def test_report_cells_escape_table_bars():
-    lines = runner.markdown_table(["a|b", "n"], [["x | y", 0.123456], [True, 3]])
+    lines = report.markdown_table(["a|b", "n"], [["x | y", 0.123456], [True, 3]])
     assert lines == ["| a\\|b | n |", "|---|---|", "| x \\| y | 0.1235 |", "| yes | 3 |"]
 
 
@@ -579,13 +579,11 @@ def test_an_interrupted_run_resumes_without_recomputing_its_finished_phase(tmp_p
 
 
 def parse(*arguments):
-    parser = argparse.ArgumentParser(prog="python -m mmdvae")
-    experiments.add_reproduce_command(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["reproduce", *arguments])
+    return cli.build_parser(["reproduce"]).parse_args(["reproduce", *arguments])
 
 
 def test_list_shows_every_experiment_with_its_claim_and_times(capsys):
-    assert experiments.reproduce(parse("--list")) == 0
+    assert reproduce_command.run(parse("--list")) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(experiments.EXPERIMENTS)
     for line, experiment in zip(lines, experiments.EXPERIMENTS.values(), strict=True):
@@ -600,7 +598,7 @@ def test_list_shows_every_experiment_with_its_claim_and_times(capsys):
 ])
 def test_command_line_mistakes_get_one_error_line(arguments, message):
     with pytest.raises(SystemExit) as stop:
-        experiments.reproduce(parse(*arguments))
+        reproduce_command.run(parse(*arguments))
     assert str(stop.value).startswith(message) and "\n" not in str(stop.value)
 
 
@@ -615,10 +613,10 @@ def test_command_line_refuses_directories_it_must_not_write(tmp_path, quick_runs
         (("--quick", "--resume", "--overwrite"), "pass either `resume`"),
     ]:
         with pytest.raises(SystemExit) as stop:
-            experiments.reproduce(parse("proposition1", "--out", str(finished), *arguments))
+            reproduce_command.run(parse("proposition1", "--out", str(finished), *arguments))
         assert str(stop.value).startswith("error: ") and message in str(stop.value)
     # A finished run resumed: nothing to do, nothing written.
-    assert experiments.reproduce(parse("proposition1", "--out", str(finished), "--quick",
+    assert reproduce_command.run(parse("proposition1", "--out", str(finished), "--quick",
                                        "--resume")) == 0
     assert "nothing left to run" in capsys.readouterr().out
     assert before == {path: path.read_bytes() for path in finished.rglob("*") if path.is_file()}
@@ -626,9 +624,9 @@ def test_command_line_refuses_directories_it_must_not_write(tmp_path, quick_runs
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit, match=r"^error: --out .*other is not empty"):
-        experiments.reproduce(parse("mutual", "--out", str(tmp_path / "other"), "--quick"))
+        reproduce_command.run(parse("mutual", "--out", str(tmp_path / "other"), "--quick"))
     with pytest.raises(SystemExit, match=r"^error: --resume needs an interrupted run"):
-        experiments.reproduce(parse("mutual", "--out", str(tmp_path / "empty"), "--resume"))
+        reproduce_command.run(parse("mutual", "--out", str(tmp_path / "empty"), "--resume"))
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
@@ -641,7 +639,7 @@ def test_command_line_resumes_a_killed_run(tmp_path, quick_runs, capsys):
                  *(killed / "phases").glob("infovae_*")]:
         path.unlink()
     elbo = (killed / "phases" / "elbo_seed0.json").read_bytes()
-    assert experiments.reproduce(parse("proposition1", "--out", str(killed), "--quick",
+    assert reproduce_command.run(parse("proposition1", "--out", str(killed), "--quick",
                                        "--resume")) == 0
     output = capsys.readouterr().out
     assert ("phase elbo_seed0: finished earlier" in output

@@ -6,6 +6,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from kernel_references import (
+    reference_kernel,
+    reference_mmds,
+    reference_squared_distances,
+    samples,
+)
 from tiny import tiny_images, tiny_model
 
 import mmdvae
@@ -41,60 +47,7 @@ def tutorial_compute_mmd(x, y, sigma_sqr=1.0):
     return tf.reduce_mean(x_kernel) + tf.reduce_mean(y_kernel) - 2 * tf.reduce_mean(xy_kernel)  # noqa: E501
 
 
-# === Float64 NumPy references ===
-
-WAE_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-
-
-def reference_squared_distances(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    if x.shape[0] * y.shape[0] * x.shape[1] <= 4_000_000:
-        return np.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1)
-    # The float64 expansion's cancellation error (~1e-13 here) is far below the
-    # tolerances tested, and it needs no [n, m, d] array.
-    return np.maximum(
-        np.sum(x**2, 1)[:, None] + np.sum(y**2, 1)[None, :] - 2.0 * x @ y.T, 0.0
-    )
-
-
-def reference_kernel(
-    x,
-    y,
-    kernel="tutorial",
-    bandwidth=1.0,
-    prior_variance=1.0,
-    scales=WAE_SCALES,
-    method=None,
-):
-    distances = reference_squared_distances(x, y)
-    dim = x.shape[1]
-    if kernel == "tutorial":
-        return np.exp(-distances / dim**2)
-    if kernel == "rbf":
-        return np.exp(-distances / (2.0 * bandwidth**2))
-    if kernel == "inverse_multiquadric":
-        constants = [2.0 * dim * prior_variance * scale for scale in scales]
-        return sum(constant / (constant + distances) for constant in constants)
-    raise AssertionError(kernel)
-
-
-def reference_mmds(x, y, estimators=("biased",), **kernel_kwargs):
-    """Float64 MMD estimates of x against y, one per estimator."""
-    x_kernel = reference_kernel(x, x, **kernel_kwargs)
-    y_kernel = reference_kernel(y, y, **kernel_kwargs)
-    cross_mean = reference_kernel(x, y, **kernel_kwargs).mean()
-
-    def within(matrix, estimator):
-        num = matrix.shape[0]
-        if estimator == "biased":
-            return matrix.sum() / num**2
-        return (matrix.sum() - np.trace(matrix)) / (num * (num - 1))
-
-    return [
-        within(x_kernel, estimator) + within(y_kernel, estimator) - 2.0 * cross_mean
-        for estimator in estimators
-    ]
+# === Samples and comparisons ===
 
 
 def make_samples(num_x, num_y, dim, seed, shift=0.5, scale=1.3):
@@ -257,6 +210,16 @@ def test_tutorial_kernel_is_rbf_with_matching_bandwidth():
         get_kernel("tutorial")(x, y).numpy(),
         get_kernel("rbf", bandwidth=6 / np.sqrt(2.0))(x, y).numpy(),
         rtol=1e-6,
+    )
+
+
+def test_inverse_multiquadric_bandwidth_matches_prior_variance():
+    # C_s = 2 s bandwidth^2 equals C_s = 2 d prior_variance s at bandwidth^2 = d prior_variance.
+    x, y = samples(10, 8, 4, seed=14)
+    np.testing.assert_allclose(
+        kernels.InverseMultiquadric(bandwidth=np.sqrt(4 * 0.7))(x, y),
+        kernels.InverseMultiquadric(prior_variance=0.7)(x, y),
+        rtol=1e-12,
     )
 
 
@@ -573,6 +536,30 @@ def test_names_are_shortcuts_for_the_kernel_objects():
         np.testing.assert_array_equal(
             compute_mmd(x, y, "rbf", estimator, bandwidth=0.9).numpy(),
             compute_mmd(x, y, kernels.RBF(0.9), estimator).numpy())
+
+
+# Kernels as `.keras` files of version 0.2.0 hold them: their registered names are
+# what a saved model is loaded by, whichever module defines the class.
+SAVED_KERNELS = [
+    ({"module": "mmdvae.kernels", "class_name": "Tutorial", "config": {"method": "matmul"},
+      "registered_name": "mmdvae>Tutorial"}, kernels.Tutorial()),
+    ({"module": "mmdvae.kernels", "class_name": "RBF", "config": {"bandwidth": 0.7},
+      "registered_name": "mmdvae>RBF"}, kernels.RBF(0.7)),
+    ({"module": "mmdvae.kernels", "class_name": "InverseMultiquadric",
+      "config": {"scales": [1.0], "prior_variance": None, "bandwidth": "median"},
+      "registered_name": "mmdvae>InverseMultiquadric"},
+     kernels.InverseMultiquadric(scales=(1.0,), bandwidth="median")),
+]
+
+
+@pytest.mark.parametrize("saved, kernel", SAVED_KERNELS, ids=lambda value: repr(value)[:24])
+def test_saved_kernel_configs_keep_loading(saved, kernel):
+    assert keras.saving.get_registered_name(type(kernel)) == saved["registered_name"]
+    assert keras.saving.get_registered_object(saved["registered_name"]) is type(kernel)
+    assert get_kernel(saved) == kernel
+    serialized = kernels.serialize(kernel)
+    assert serialized["registered_name"] == saved["registered_name"]
+    assert json.loads(json.dumps(serialized["config"])) == saved["config"]
 
 
 @pytest.mark.parametrize("kernel", [

@@ -9,11 +9,10 @@ import numpy as np
 import PIL.Image
 import pytest
 import scipy.stats
+from tiny import IMAGE_SHAPE, tiny_model
 
 import mmdvae
 from mmdvae import plotting
-
-IMAGE_SHAPE = (8, 8, 1)
 
 
 @pytest.fixture(autouse=True)
@@ -25,11 +24,6 @@ def close_figures():
 @pytest.fixture(scope="module")
 def images():
     return np.random.default_rng(0).uniform(size=(12,) + IMAGE_SHAPE).astype("float32")
-
-
-def tiny_model(latent_dim=2, **arguments):
-    return mmdvae.MMDVAE(latent_dim=latent_dim, image_shape=IMAGE_SHAPE, network="mlp",
-                         seed=0, **arguments)
 
 
 def shown_canvas(figure, index=0):
@@ -56,7 +50,7 @@ def test_image_grid_renders_a_picture_that_is_not_constant(images):
 
 
 def test_sample_grid_decodes_the_prior_draws_of_its_seed():
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     figure = plotting.sample_grid(model, num_samples=6, num_columns=3, seed=5)
     codes = model.prior_samples(6, seed=np.array([5, 0]))
     expected = plotting.tile_images(model.decode(codes).numpy(), 3)[..., 0]
@@ -93,7 +87,7 @@ def test_latent_scatter_draws_2d_codes_with_prior_contours_and_a_legend():
     rng = np.random.default_rng(1)
     codes = rng.normal(size=(300, 2))
     labels = rng.integers(0, 3, size=300)
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     figure = plotting.latent_scatter(codes, labels, prior=model.prior,
                                      class_names=["a", "b", "c"])
     axes = figure.axes[0]
@@ -132,7 +126,7 @@ def test_latent_scatter_projects_long_codes_on_principal_components():
      ("uniform", lambda q: 2 * np.asarray(q) - 1)],
 )
 def test_quantile_codes_corners_are_the_prior_quantiles(prior, quantile):
-    model = tiny_model(prior=prior)
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2, prior=prior)
     codes = plotting.quantile_codes(model.prior, num_rows=5, quantile_range=(0.1, 0.8))
     assert codes.shape == (5, 5, 2)
     low, high = quantile(0.1), quantile(0.8)
@@ -144,7 +138,7 @@ def test_quantile_codes_corners_are_the_prior_quantiles(prior, quantile):
 
 
 def test_morph_grid_decodes_the_quantile_codes():
-    model = tiny_model(prior="logistic")
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2, prior="logistic")
     figure = plotting.morph_grid(model, num_rows=4, quantile_range=(0.05, 0.95))
     codes = plotting.quantile_codes(model.prior, 4, (0.05, 0.95)).reshape(-1, 2)
     expected = plotting.tile_images(model.decode(codes).numpy(), 4)[..., 0]
@@ -155,13 +149,14 @@ def test_morph_grid_decodes_the_quantile_codes():
 
 def test_morph_grid_refuses_codes_it_cannot_draw():
     with pytest.raises(ValueError, match="latent_dim=2; received a model with latent_dim=3"):
-        plotting.morph_grid(tiny_model(latent_dim=3))
+        plotting.morph_grid(tiny_model(mmdvae.MMDVAE, latent_dim=3))
     with pytest.raises(ValueError, match="quantile_range"):
-        plotting.quantile_codes(tiny_model().prior, quantile_range=(0.0, 0.9))
+        plotting.quantile_codes(tiny_model(mmdvae.MMDVAE, latent_dim=2).prior,
+                                quantile_range=(0.0, 0.9))
 
 
 def test_interpolation_grid_rows_run_from_start_to_end(images):
-    model = tiny_model(latent_dim=3)
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=3)
     figure = plotting.interpolation_grid(model, images[:2], images[2:4], num_steps=3)
     canvas = shown_canvas(figure)
     assert canvas.shape == (2 * 8, 5 * 8)
@@ -181,21 +176,21 @@ def test_mixture_density_matches_scipy():
     expected = np.mean([
         scipy.stats.multivariate_normal(mean, np.diag(np.exp(log_var))).pdf(points)
         for mean, log_var in zip(means, log_variances, strict=True)], axis=0)
-    np.testing.assert_allclose(plotting._mixture_density(points, means, log_variances),
+    np.testing.assert_allclose(plotting.latent.mixture_density(points, means, log_variances),
                                expected, rtol=1e-10)
 
 
 def test_mass_levels_of_a_standard_normal_are_analytic():
-    grid_x, grid_y, points, cell_area = plotting._grid((-7, 7), (-7, 7), size=400)
+    grid_x, grid_y, points, cell_area = plotting.latent.grid_points((-7, 7), (-7, 7), size=400)
     density = scipy.stats.multivariate_normal(np.zeros(2), np.eye(2)).pdf(points)
-    levels = plotting._mass_levels(density, cell_area, masses=(0.5, 0.9))
+    levels = plotting.latent.mass_levels(density, cell_area, masses=(0.5, 0.9))
     # The region {p > c} of N(0, I) in 2-D holds mass 1 - 2 pi c.
     np.testing.assert_allclose(levels, np.sort((1 - np.array([0.5, 0.9])) / (2 * np.pi)),
                                rtol=2e-2)
 
 
 def test_density_contours_draws_q_against_p():
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     rng = np.random.default_rng(4)
     codes = rng.normal(loc=2.0, size=(200, 2))
     figure = plotting.density_contours(codes, model.prior, z_log_var=np.full((200, 2), -2.0))
@@ -231,7 +226,7 @@ def test_training_curves_read_a_history_a_dict_and_a_file(tmp_path):
 
 
 def test_figures_draw_into_given_axes(images):
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     figure, grid = plt.subplots(1, 3)
     assert plotting.sample_grid(model, num_samples=4, axes=grid[0]) is figure
     assert plotting.morph_grid(model, num_rows=3, axes=grid[1]) is figure
@@ -240,7 +235,7 @@ def test_figures_draw_into_given_axes(images):
 
 
 def test_figures_are_made_without_pyplot(images):
-    model = tiny_model()
+    model = tiny_model(mmdvae.MMDVAE, latent_dim=2)
     figures = [plotting.image_grid(images), plotting.sample_grid(model, num_samples=4),
                plotting.morph_grid(model, num_rows=3),
                plotting.latent_scatter(np.zeros((3, 2)) + np.arange(3)[:, None], np.arange(3)),
@@ -297,4 +292,4 @@ def test_figure_to_array_leaves_a_pyplot_figure_as_it_was():
 )
 def test_bad_figure_arguments_are_named(call, error, message, images):
     with pytest.raises(error, match=message):
-        call(tiny_model(), images)
+        call(tiny_model(mmdvae.MMDVAE, latent_dim=2), images)

@@ -9,12 +9,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_models import fix_random_numbers
-from tiny import LATENT_DIM, compile_model, tiny_images, tiny_model
+from tiny import LATENT_DIM, compile_model, fix_random_numbers, tiny_images, tiny_model
 
 import mmdvae
-from mmdvae import kernels
-from mmdvae.models import base, registry
+from mmdvae import kernels, runtime
+from mmdvae.models import registry
 
 #: bfloat16 keeps 8 significant bits (unit roundoff 2^-8 = 0.4 %); the terms of the tiny
 #: networks sum a few layers of such roundings: measured within 1e-5 of float32 for the
@@ -118,11 +117,34 @@ def test_auto_jit_compile_is_a_boolean_from_the_machine():
     model = tiny_model("mmd")
     model.compile()
     assert isinstance(model.jit_compile, bool)
-    assert model.jit_compile == base.default_jit_compile()
+    assert model.jit_compile == runtime.default_jit_compile()
     model.compile(jit_compile=True)
     assert model.jit_compile is True
     with pytest.raises(ValueError, match="jit_compile='yes'"):
         model.compile(jit_compile="yes")
+
+
+def test_the_jit_choice_follows_the_onednn_kernels_and_the_call():
+    # XLA where TensorFlow's oneDNN CPU kernels are off (or on a GPU), else the graph kernels.
+    assert runtime.default_jit_compile() is (runtime.has_gpu() or not runtime.onednn_enabled())
+    auto = runtime.default_jit_compile()
+    assert runtime.resolve_jit_compile("auto") is auto
+    assert runtime.resolve_jit_compile("auto", run_eagerly=True) is False
+    assert runtime.resolve_jit_compile("auto", under_strategy=True) is False
+    assert runtime.resolve_jit_compile(True, under_strategy=True) is True
+    assert runtime.resolve_jit_compile(np.bool_(False)) is False
+    for bad in ("yes", 2, None):
+        with pytest.raises(ValueError, match=f"must be True, False or 'auto'; received "
+                                             f"jit_compile={bad!r}"):
+            runtime.resolve_jit_compile(bad)
+
+
+def test_full_precision_casts_half_precision_only():
+    for dtype, expected in ((tf.float16, tf.float32), (tf.bfloat16, tf.float32),
+                            (tf.float32, tf.float32), (tf.float64, tf.float64)):
+        values = tf.constant([1.5, -2.25], dtype=dtype)
+        assert runtime.full_precision(values).dtype == expected
+        np.testing.assert_array_equal(runtime.full_precision(values), [1.5, -2.25])
 
 
 def test_auto_jit_compile_is_off_under_a_strategy_without_a_warning(recwarn):

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_models import IMAGE_SHAPE, make_model
+from tiny import IMAGE_SHAPE, tiny_model
 
 import mmdvae
 from mmdvae import checkpoints, cli, data, evaluation, kernels, schedules
@@ -50,7 +50,7 @@ UNBIASED = (mmdvae.MMDVAE, {"estimator": "unbiased"})
 BERNOULLI = (mmdvae.ELBOVAE, {"likelihood": "bernoulli"})
 TO_ALLOW = r"a NumPy array or tensor of images of shape \(batch, 8, 8, 1\), a tf.data.Dataset"
 
-# Every row of the README table "Bad input and the error it gets":
+# Every row of the tables "Bad input and the error it gets" of docs/errors.md:
 # (model, call, error type, message pattern).
 BAD_INPUTS = {
     "image rank": (MMD, lambda m: m.fit(images()[..., 0], epochs=1), ValueError,
@@ -213,7 +213,8 @@ def test_bad_input_gets_a_clear_error(case):
     model_spec, call, error, pattern = BAD_INPUTS[case]
     model = None
     if model_spec is not None:
-        model = make_model(*model_spec)
+        model_class, arguments = model_spec
+        model = tiny_model(model_class, **arguments)
         model.compile(jit_compile=False)
     with pytest.raises(error, match=pattern):
         call(model)
@@ -222,9 +223,9 @@ def test_bad_input_gets_a_clear_error(case):
         assert int(model.optimizer.iterations) == 0
 
 
-def test_readme_table_lists_every_bad_input():
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("## Bad input and the error it gets", 1)[1].split("\n## ", 1)[0]
+def test_errors_guide_lists_every_bad_input():
+    guide = (ROOT / "docs" / "errors.md").read_text()
+    table = guide.split("## Bad input and the error it gets", 1)[1].split("\n## ", 1)[0]
     for case in [*BAD_INPUTS, *BAD_ARGUMENTS]:
         assert f"| {case} |" in table, case
 
@@ -326,7 +327,8 @@ def test_bad_model_arguments_are_refused_at_once(case):
 
 
 def test_mutual_ae_refuses_a_bernoulli_decoder_under_the_former_argument_name():
-    with pytest.raises(ValueError, match="MutualAE needs a likelihood with reparameterised"):
+    with (pytest.warns(DeprecationWarning, match="`reconstruction` is now called `likelihood`"),
+          pytest.raises(ValueError, match="MutualAE needs a likelihood with reparameterised")):
         mmdvae.MutualAE(2, reconstruction="bernoulli", **SMALL)
 
 
@@ -342,7 +344,7 @@ def test_numpy_integers_are_accepted_where_an_integer_is_meant():
 
 
 def test_good_input_passes_the_checks():
-    model = make_model(*UNBIASED)
+    model = tiny_model(mmdvae.MMDVAE, estimator="unbiased")
     model.compile(jit_compile=False)
     model.fit(images(34), batch_size=16, epochs=1, verbose=0)  # batches 16, 16, 2
     assert int(model.optimizer.iterations) == 3
@@ -359,7 +361,7 @@ def squared_errors(model, inputs, targets):
 
 
 def test_a_target_y_is_what_the_decoder_reconstructs():
-    model = make_model(*MMD)
+    model = tiny_model(mmdvae.MMDVAE)
     model.compile(optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
     clean = images()
     noisy = np.clip(clean + np.random.default_rng(1).normal(0, 0.2, clean.shape), 0, 1)
@@ -378,7 +380,7 @@ def test_a_target_y_is_what_the_decoder_reconstructs():
 
 
 def test_sample_weight_weights_each_examples_terms():
-    model = make_model(*MMD)
+    model = tiny_model(mmdvae.MMDVAE)
     model.compile(jit_compile=False)
     batch = images()
     half = np.r_[np.ones(16), np.zeros(16)].astype("float32")
@@ -392,7 +394,7 @@ def test_sample_weight_weights_each_examples_terms():
     assert logs["reconstruction_loss"] == pytest.approx(
         np.sum(weights * errors) / np.sum(weights), rel=1e-5)
     # The KL divergence of each example is weighted too (analytic: no random draw).
-    elbo = make_model(mmdvae.ELBOVAE, {})
+    elbo = tiny_model(mmdvae.ELBOVAE)
     elbo.compile(jit_compile=False)
     kl_weighted = elbo.test_on_batch(batch, sample_weight=half, return_dict=True)
     kl_first_half = elbo.test_on_batch(batch[:16], return_dict=True)
@@ -407,7 +409,7 @@ def test_sample_weight_weights_each_examples_terms():
 
 
 def test_a_nan_batch_stops_training_and_keeps_the_last_good_weights(tmp_path):
-    model = make_model(mmdvae.MMDVAE, {})
+    model = tiny_model(mmdvae.MMDVAE)
     model.compile(jit_compile=False)
     corrupt = tf.Variable(False)
 
@@ -448,7 +450,7 @@ def test_cli_keeps_a_non_empty_directory(tmp_path):
     (tmp_path / "notes.txt").write_text("kept")
     with pytest.raises(SystemExit, match="not empty.*--resume.*--overwrite"):
         cli.main(["train", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--resume needs the backup of an earlier run"):
+    with pytest.raises(SystemExit, match="--resume needs an interrupted run"):
         cli.main(["train", "--out", str(tmp_path), "--resume"])
     assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
     assert (tmp_path / "notes.txt").read_text() == "kept"
@@ -506,7 +508,7 @@ class Doors:
 def saved_run(tmp_path_factory):
     """A run directory holding an ELBO VAE's model.keras and backup/, and its SavedModel."""
     run = tmp_path_factory.mktemp("run")
-    model = make_model(mmdvae.ELBOVAE, {"likelihood": "bernoulli"})
+    model = tiny_model(mmdvae.ELBOVAE, likelihood="bernoulli")
     model.save(run / "model.keras")
     (run / "backup").mkdir()
     (run / "evaluation.json").write_text(json.dumps({"metrics": {"mmd": 0.1}}))
@@ -539,7 +541,7 @@ OTHER_DOORS = {
         lambda d: d.evaluate("--out", d.run / "backup" / "e.json"), SystemExit,
         r"error: --out .*backup/e\.json would replace the backups of its run"),
     "log_likelihood of 10**9 samples": (
-        lambda d: evaluation.log_likelihood(make_model(mmdvae.ELBOVAE, {}), images(2),
+        lambda d: evaluation.log_likelihood(tiny_model(mmdvae.ELBOVAE), images(2),
                                             num_samples=10**9),
         ValueError, r"`num_samples` is too large: the posterior-proposal log-likelihood of 2 "
         r"images with num_samples=1000000000 would hold about [\d,.]+ GiB .* use at most about "
@@ -551,7 +553,7 @@ OTHER_DOORS = {
         lambda d: d.evaluate("--out", d.tmp / "e.json", "--prior-samples", 10**9),
         SystemExit, r"error: .*--prior-samples=1000000000 would hold about [\d,.]+ GiB"),
     "generate 10**9 images": (
-        lambda d: evaluation.generate(make_model(mmdvae.MMDVAE, {}), 10**9), ValueError,
+        lambda d: evaluation.generate(tiny_model(mmdvae.MMDVAE), 10**9), ValueError,
         r"`num_samples` is too large: num_samples=1000000000 generated images of shape "
         r"\(8, 8, 1\) would take [\d,.]+ GiB as float32"),
     "evaluate --num-generated 10**9": (

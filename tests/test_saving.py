@@ -1,5 +1,6 @@
-"""SavedModel export, `.keras` save/load with optimizer state, reproducibility."""
+"""SavedModel export, `.keras` save/load with optimizer state, atomic files, 0.1 files."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -9,10 +10,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from test_models import IMAGE_SHAPE, MODELS, images_for, make_model
+from tiny import IMAGE_SHAPE, MODELS, images_for, make_model
 
 import mmdvae
-from mmdvae import checkpoints, saving
+from mmdvae import checkpoints, compat, files, plotting
 from mmdvae.export import export_saved_model
 from mmdvae.models.base import LOG_VARIANCE_RANGE
 
@@ -228,21 +229,58 @@ def test_files_are_written_with_the_usual_permissions(tmp_path):
     os.umask(umask)
     model = make_model(mmdvae.MMDVAE, {})
     model.save(tmp_path / "model.keras")
-    saving.write_json(tmp_path / "record.json", {"loss": [0.5, float("nan")]})
-    for name in ("model.keras", "record.json"):
+    files.write_json(tmp_path / "record.json", {"loss": [0.5, float("nan")]})
+    files.write_png(tmp_path / "image.png", np.zeros((2, 3), np.uint8))
+    for name in ("model.keras", "record.json", "image.png"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     assert json.loads((tmp_path / "record.json").read_text())["loss"][0] == 0.5
 
 
 def test_json_that_cannot_be_written_keeps_the_old_file(tmp_path):
     path = tmp_path / "record.json"
-    saving.write_json(path, {"epochs": 1})
+    files.write_json(path, {"epochs": 1})
     with pytest.raises(TypeError):
-        saving.write_json(path, {"epochs": object()})
+        files.write_json(path, {"epochs": object()})
     with pytest.raises(ZeroDivisionError):
-        saving.replace_atomically(path, lambda temporary: (temporary.write_text("{"), 1 / 0))
+        files.write_atomically(path, lambda temporary: (temporary.write_text("{"), 1 / 0))
     assert json.loads(path.read_text()) == {"epochs": 1}
     assert files_in(tmp_path) == ["record.json"]
+
+
+def test_images_and_text_are_written_whole_and_read_back_equal(tmp_path):
+    from PIL import Image
+
+    pixels = np.arange(24, dtype=np.uint8).reshape(2, 4, 3) * 10
+    files.write_png(tmp_path / "out" / "image.png", pixels)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "image.png")), pixels)
+    frames = [np.full((3, 3), value, np.uint8) for value in (0, 255)]
+    files.write_gif(tmp_path / "out" / "animation.gif", frames, frame_seconds=0.25)
+    with Image.open(tmp_path / "out" / "animation.gif") as animation:
+        assert animation.n_frames == 2
+        assert animation.info["duration"] == 250
+        animation.seek(1)
+        assert np.asarray(animation.convert("L")).min() == 255
+    figure = plotting.StandaloneFigure(figsize=(2.0, 1.5))
+    figure.add_subplot().plot([0, 1], [1, 0])
+    files.write_figure(tmp_path / "out" / "figure.png", figure, dpi=50)
+    assert Image.open(tmp_path / "out" / "figure.png").size == (100, 75)
+    files.write_text(tmp_path / "out" / "notes.txt", "first\n")
+    files.write_text(tmp_path / "out" / "notes.txt", "second\n")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "second\n"
+    assert files_in(tmp_path / "out") == ["animation.gif", "figure.png", "image.png", "notes.txt"]
+
+
+def test_writers_refuse_a_directory_and_name_the_argument(tmp_path):
+    with pytest.raises(ValueError, match="Argument `out` must be a file path; received "
+                                         "out='.*', which is an existing directory"):
+        files.write_text(tmp_path, "text", argument="out")
+    (tmp_path / "a_file").write_text("kept")
+    with pytest.raises(ValueError, match="Argument `output_dir` must be a directory; received "
+                                         "output_dir='.*a_file', which is an existing file"):
+        files.check_writable_directory(tmp_path / "a_file", "output_dir")
+    with pytest.raises(ValueError, match="Argument `frames` must hold at least one image"):
+        files.write_gif(tmp_path / "empty.gif", [], frame_seconds=1.0)
+    assert files_in(tmp_path) == ["a_file"]
 
 
 # === Safe loading ===
@@ -320,3 +358,45 @@ def test_export_of_a_model_trained_on_mnist(tmp_path, data_dir, capsys):
               f"(live {error:.6f})")
     assert max(differences.values()) < 1e-5
     assert not served["mmdvae_imported"]
+
+
+# === Compatibility with release 0.1 (mmdvae.compat, removed in 0.4) ===
+
+
+def test_the_former_argument_name_warns_from_the_callers_line_and_still_works():
+    with pytest.warns(DeprecationWarning, match="`reconstruction` is now called `likelihood`; "
+                                                "the former name goes in mmdvae 0.4") as record:
+        model = mmdvae.InfoVAE(latent_dim=2, image_shape=IMAGE_SHAPE, network="mlp",
+                               reconstruction="bernoulli")
+    assert model.likelihood.name == "bernoulli"
+    assert [Path(warning.filename).name for warning in record] == ["test_saving.py"]
+    with pytest.raises(ValueError, match="disagree; received likelihood='mse', "
+                                         "reconstruction='bernoulli'"):
+        mmdvae.MMDVAE(latent_dim=2, likelihood="mse", reconstruction="bernoulli")
+
+
+def test_configs_of_release_0_1_are_upgraded_with_a_warning():
+    current = {"latent_dim": 2, "likelihood": "mse"}
+    assert compat.upgrade_config(current) is current
+    assert compat.upgrade_mutual_ae_config(current) is current
+    with pytest.warns(DeprecationWarning, match="saved by mmdvae 0.1"):
+        assert compat.upgrade_config({"latent_dim": 2, "reconstruction": "bernoulli"}) == {
+            "latent_dim": 2, "likelihood": "bernoulli"}
+    with pytest.warns(DeprecationWarning, match="holds a `temperature`"):
+        upgraded = compat.upgrade_mutual_ae_config(
+            {"likelihood": "categorical", "temperature": 0.25})
+    assert mmdvae.likelihoods.get(upgraded["likelihood"]).temperature == 0.25
+    with pytest.warns(DeprecationWarning):
+        assert compat.upgrade_mutual_ae_config({"likelihood": "gaussian", "temperature": 0.5}) == {
+            "likelihood": "unbounded_gaussian"}
+
+
+def test_the_former_command_line_flag_sets_the_likelihood_with_a_future_warning():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--likelihood", default=None)
+    parser.add_argument("--reconstruction", dest="likelihood", action=compat.ReconstructionFlag,
+                        choices=["mse", "bernoulli"], help=argparse.SUPPRESS)
+    with pytest.warns(FutureWarning, match="--reconstruction is now called --likelihood; the "
+                                           "former name goes in mmdvae 0.4"):
+        assert parser.parse_args(["--reconstruction", "bernoulli"]).likelihood == "bernoulli"
+    assert compat.REMOVED_IN == "0.4"

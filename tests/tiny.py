@@ -8,6 +8,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
 import mmdvae
 from mmdvae import likelihoods
@@ -78,6 +80,59 @@ def own_networks(model, **arguments):
     size = LATENT_DIM * (2 if encoder_type == "gaussian" else 1)
     return {"encoder": functional_encoder(size, settings["image_shape"]),
             "decoder": ResidualDecoder(likelihood.parameter_shape(settings["image_shape"]))}
+
+
+#: The model harness's cases, ``pytest.param(name, arguments)``: every registered model,
+#: variants of the settings that change the step, and every model on networks of one's own.
+MODELS = [pytest.param(name, {}, id=name) for name in registry.MODELS] + [
+    pytest.param("mmd", {"encoder_type": "gaussian", "kernel": "rbf", "bandwidth": 2.0,
+                         "estimator": "unbiased"}, id="mmd-gaussian-rbf-unbiased"),
+    pytest.param("elbo", {"beta": 4.0, "likelihood": "gaussian"}, id="elbo-beta4-gaussian"),
+    pytest.param("infovae", {"alpha": 1.0, "lambda_": 1.0, "divergence": "stein",
+                             "encoder_type": "deterministic", "likelihood": "mse"},
+                 id="infovae-stein"),
+    pytest.param("infovae", {"divergence": "stein"}, id="infovae-stein-gaussian-kl"),
+    pytest.param("mutual", {"information": 0.5, "likelihood": "categorical",
+                            "image_shape": (4, 4, 2)}, id="mutual-categorical"),
+] + [
+    # A functional encoder and a subclassed decoder of one's own, built per test.
+    pytest.param(name, own_networks, id=f"{name}-own-networks") for name in registry.MODELS
+]
+
+
+def make_model(name, arguments, seed=0):
+    """The tiny ``name`` model; ``arguments`` a dict or a function of the name (own_networks)."""
+    if callable(arguments):
+        keras.utils.set_random_seed(seed)
+        arguments = arguments(name)
+    return tiny_model(name, seed=seed, **arguments)
+
+
+def images_for(model, images):
+    """The tiny images, or one-hot ones for a categorical likelihood."""
+    if isinstance(model.likelihood, mmdvae.likelihoods.Categorical):
+        shape = (len(images), *model.image_shape)
+        labels = np.random.default_rng(1).integers(0, shape[-1], size=shape[:-1])
+        return np.eye(shape[-1], dtype="float32")[labels]
+    return images
+
+
+def fix_random_numbers(model):
+    """Replaces the model's random draws by fixed numbers, the same in XLA and not.
+
+    TensorFlow's random kernels and XLA's produce different streams from the same
+    seed, so compiled and uncompiled steps are compared on the same draws: slices of
+    one constant table, bitwise equal in both. (A formula such as sin(1.7 i + c) is
+    not: XLA fuses the multiply-add, and the sine then differs by up to 1.4e-5.)
+    """
+    table = tf.constant(np.random.default_rng(0).standard_normal(4096), tf.float32)
+
+    def draws(shape, offset):
+        return tf.reshape(table[offset:offset + tf.reduce_prod(shape)], shape)
+
+    model.normal_noise = lambda shape: draws(shape, 0)
+    model.prior_samples = lambda num_samples, seed=None: draws(
+        tf.stack([num_samples, model.latent_dim]), 2048)
 
 
 def tiny_images(num_images=64, seed=0):

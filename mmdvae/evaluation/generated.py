@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from mmdvae import checks, saving
-from mmdvae.evaluation._arrays import as_codes, as_labels, same_width
+from mmdvae import checks, files
 from mmdvae.evaluation.latent import prior_samples
 
 #: Default directory of cached image classifiers.
@@ -96,10 +95,10 @@ def train_image_classifier(
     classifier.fit(images, labels, batch_size=128, epochs=epochs, verbose=0)
     _, accuracy = classifier.evaluate(test_images, test_labels, batch_size=500, verbose=0)
     # Written through a temporary file and renamed, so a reader never sees half a file.
-    saving.replace_atomically(path, classifier.save, suffix=".keras")
+    files.write_atomically(path, classifier.save, suffix=".keras")
     info = {"test_accuracy": float(accuracy), "path": str(path), "epochs": epochs,
             "train_size": train_size, "dataset": dataset}
-    saving.write_json(info_path, info)
+    files.write_json(info_path, info)
     return classifier, info
 
 
@@ -168,7 +167,8 @@ def class_cross_entropy(real_labels, generated_probabilities,
     Returns:
         ``{"cross_entropy": ..., "real_entropy": ...}`` in nats.
     """
-    generated_probabilities = as_codes(generated_probabilities, "generated_probabilities")
+    generated_probabilities = checks.check_matrix("generated_probabilities",
+                                                  generated_probabilities)
     width = generated_probabilities.shape[1]
     if num_classes is not None:
         num_classes = checks.check_positive_int("num_classes", num_classes)
@@ -183,7 +183,7 @@ def class_cross_entropy(real_labels, generated_probabilities,
             f"received values from {generated_probabilities.min():.6g} to "
             f"{generated_probabilities.max():.6g}."
         )
-    real_labels = as_labels(real_labels, None, "real_labels", num_classes=width)
+    real_labels = checks.check_labels("real_labels", real_labels, None, num_classes=width)
     if len(real_labels) == 0:
         raise ValueError("Argument `real_labels` is empty: received 0 labels.")
     real = np.bincount(real_labels, minlength=width).astype(np.float64)
@@ -232,8 +232,8 @@ def classifier_frechet_distance(real_features, generated_features) -> float:
     Inception: its values are comparable only between models scored with the same
     classifier.
     """
-    real = as_codes(real_features, "real_features", 2)
-    generated = as_codes(generated_features, "generated_features", 2)
-    same_width("real_features", real, "generated_features", generated)
+    real = checks.check_matrix("real_features", real_features, 2)
+    generated = checks.check_matrix("generated_features", generated_features, 2)
+    checks.check_same_width("real_features", real, "generated_features", generated)
     return frechet_distance(real.mean(axis=0), np.cov(real, rowvar=False),
                             generated.mean(axis=0), np.cov(generated, rowvar=False))

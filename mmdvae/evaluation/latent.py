@@ -22,8 +22,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from mmdvae import checks, kernels
-from mmdvae.evaluation._arrays import as_codes, as_images, as_labels, same_width
+from mmdvae import checks, kernels, validation
 
 CLASSIFIERS = ("knn", "svm", "logistic")
 CORRUPTIONS = (None, "gaussian", "mask")
@@ -44,7 +43,7 @@ def posterior_parameters(model, images, batch_size: int = 500):
     ``z_log_var`` is ``None`` for a deterministic encoder, whose code is returned
     as ``z_mean``. The images get the same checks as ``fit``.
     """
-    images = as_images(model, images)
+    images = validation.checked_image_array(model, images)
     batch_size = checks.check_positive_int("batch_size", batch_size)
     means, log_variances = [], []
     for start in range(0, len(images), batch_size):
@@ -123,9 +122,9 @@ def full_data_mmd(
     checks.check_choice("estimator", estimator, kernels.ESTIMATORS)
     block_size = checks.check_positive_int("block_size", block_size, maximum=2**14)
     unbiased = estimator == "unbiased"
-    x = as_codes(x, "x", 2 if unbiased else 1)
-    y = as_codes(y, "y", 2 if unbiased else 1)
-    same_width("x", x, "y", y)
+    x = checks.check_matrix("x", x, 2 if unbiased else 1)
+    y = checks.check_matrix("y", y, 2 if unbiased else 1)
+    checks.check_same_width("x", x, "y", y)
     x, y = tf.constant(x), tf.constant(y)
     kernel = kernel.resolved(x, y, max_rows=MEDIAN_ROWS)
     return float(_compiled_mmd(kernel, estimator, block_size)(x, y))
@@ -152,7 +151,7 @@ def log_det_covariance(codes) -> float:
     for a singular covariance. The InfoVAE paper uses it to show ELBO's ``q(z)``
     spreading beyond the prior's.
     """
-    codes = as_codes(codes, "codes", 2)
+    codes = checks.check_matrix("codes", codes, 2)
     covariance = np.atleast_2d(np.cov(codes, rowvar=False))
     sign, log_det = np.linalg.slogdet(covariance)
     if sign <= 0:
@@ -194,8 +193,8 @@ def mutual_information(z_mean, z_log_var, seed: int = 0, block_size: int = 1000)
             "mutual_information needs a Gaussian encoder: received z_log_var=None; "
             "a deterministic encoder's I(x; z) is infinite for continuous x."
         )
-    z_mean = as_codes(z_mean, "z_mean")
-    z_log_var = as_codes(z_log_var, "z_log_var")
+    z_mean = checks.check_matrix("z_mean", z_mean)
+    z_log_var = checks.check_matrix("z_log_var", z_log_var)
     if z_log_var.shape != z_mean.shape:
         raise ValueError(
             f"Arguments `z_mean` and `z_log_var` must have the same shape; received "
@@ -221,7 +220,7 @@ def active_units(z_mean, threshold: float = 0.01) -> int:
 
     Burda, Grosse and Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016.
     """
-    z_mean = as_codes(z_mean, "z_mean", 2)
+    z_mean = checks.check_matrix("z_mean", z_mean, 2)
     threshold = checks.check_number("threshold", threshold, minimum=0.0)
     return int(np.sum(np.var(z_mean, axis=0, ddof=1) > threshold))
 
@@ -251,11 +250,11 @@ def code_classification_accuracy(train_codes, train_labels, test_codes, test_lab
     ``"logistic"``: logistic regression, both on standardised codes.
     """
     checks.check_choice("classifier", classifier, CLASSIFIERS)
-    train_codes = as_codes(train_codes, "train_codes")
-    test_codes = as_codes(test_codes, "test_codes")
-    same_width("train_codes", train_codes, "test_codes", test_codes)
-    train_labels = as_labels(train_labels, len(train_codes), "train_labels")
-    test_labels = as_labels(test_labels, len(test_codes), "test_labels")
+    train_codes = checks.check_matrix("train_codes", train_codes)
+    test_codes = checks.check_matrix("test_codes", test_codes)
+    checks.check_same_width("train_codes", train_codes, "test_codes", test_codes)
+    train_labels = checks.check_labels("train_labels", train_labels, len(train_codes))
+    test_labels = checks.check_labels("test_labels", test_labels, len(test_codes))
     if len(np.unique(train_labels)) < 2:
         raise ValueError(
             "Argument `train_labels` must hold at least two classes; received "
@@ -326,10 +325,10 @@ def latent_classification_accuracy(
     checks.check_choice("classifier", classifier, CLASSIFIERS)
     check_corruption(corruption, level)
     seed = checks.check_seed("seed", seed)
-    train_images = as_images(model, train_images, "train_images")
-    test_images = as_images(model, test_images, "test_images")
-    train_labels = as_labels(train_labels, len(train_images), "train_labels")
-    test_labels = as_labels(test_labels, len(test_images), "test_labels")
+    train_images = validation.checked_image_array(model, train_images, "train_images")
+    test_images = validation.checked_image_array(model, test_images, "test_images")
+    train_labels = checks.check_labels("train_labels", train_labels, len(train_images))
+    test_labels = checks.check_labels("test_labels", test_labels, len(test_images))
     if num_labelled > len(train_images):
         raise ValueError(
             f"Argument `num_labelled` must be at most the number of labelled "

@@ -18,10 +18,9 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from mmdvae import checks
-from mmdvae.evaluation._arrays import as_images, require_gaussian_encoder
+from mmdvae import checks, validation
 from mmdvae.evaluation.latent import _gaussian_log_density, posterior_parameters, prior_samples
-from mmdvae.models.base import full_precision
+from mmdvae.runtime import full_precision
 
 PROPOSALS = ("posterior", "prior")
 
@@ -185,9 +184,9 @@ def log_likelihood(
     batch_size = checks.check_positive_int("batch_size", batch_size)
     seed = checks.check_seed("seed", seed)
     if proposal == "posterior":
-        require_gaussian_encoder(model, "log_likelihood(proposal='posterior')")
+        validation.check_gaussian_encoder(model, "log_likelihood(proposal='posterior')")
     mse_variance = check_mse_variance(model, mse_variance)
-    images = as_images(model, images)
+    images = validation.checked_image_array(model, images)
     check_log_likelihood_size(model, len(images), num_samples, proposal, batch_size)
     if proposal == "prior":
         return _prior_log_likelihood(model, images, num_samples, seed, batch_size,
@@ -293,7 +292,7 @@ def reconstruction_error(model, images, batch_size: int = 500) -> dict:
     own reconstruction loss (its likelihood's negative log-likelihood) averaged
     over images.
     """
-    images = as_images(model, images)
+    images = validation.checked_image_array(model, images)
     batch_size = checks.check_positive_int("batch_size", batch_size)
     codes = model.encode(images, batch_size=batch_size)
     squared, own = 0.0, 0.0

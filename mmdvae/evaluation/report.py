@@ -20,9 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mmdvae import checks, kernels
+from mmdvae import checks, kernels, validation
 from mmdvae.evaluation import generated, latent, likelihood
-from mmdvae.evaluation._arrays import as_images, as_labels, check_sequence_of_sizes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,7 +369,7 @@ def evaluate(
                                                  minimum=2)
     seed = checks.check_seed("seed", seed)
     num_labelled = tuple(checks.check_positive_int("num_labelled", size)
-                         for size in check_sequence_of_sizes("num_labelled", num_labelled))
+                         for size in checks.check_sequence_of_sizes("num_labelled", num_labelled))
     checks.check_choice("latent_classifier", latent_classifier, latent.CLASSIFIERS)
     corruptions = _check_corruptions(corruptions)
     kernel = kernels.get_kernel(model_kernel(model) if kernel is None else kernel,
@@ -381,9 +380,9 @@ def evaluate(
         model, metrics, has_labels=test_labels is not None, mse_variance=mse_variance,
         has_image_classifier=image_classifier is not None,
         has_train_data=train_images is not None and train_labels is not None)
-    test_images = as_images(model, test_images, "test_images")
+    test_images = validation.checked_image_array(model, test_images, "test_images")
     if test_labels is not None:
-        test_labels = as_labels(test_labels, len(test_images), "test_labels")
+        test_labels = checks.check_labels("test_labels", test_labels, len(test_images))
     log_likelihood_images = min(sizes["log_likelihood_images"], len(test_images))
     for metric, argument, proposal in (
             ("log_likelihood", "importance_samples", "posterior"),
@@ -403,8 +402,8 @@ def evaluate(
             f"test_images of shape {test_images.shape}."
         )
     if "latent_accuracy" in chosen:
-        train_images = as_images(model, train_images, "train_images")
-        train_labels = as_labels(train_labels, len(train_images), "train_labels")
+        train_images = validation.checked_image_array(model, train_images, "train_images")
+        train_labels = checks.check_labels("train_labels", train_labels, len(train_images))
         for size in num_labelled:
             if size > len(train_images):
                 raise ValueError(

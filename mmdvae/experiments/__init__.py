@@ -38,9 +38,6 @@ print(outcome.report)   # the text of report.md
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 from mmdvae import checks
 from mmdvae.experiments import (
     blog,
@@ -52,17 +49,9 @@ from mmdvae.experiments import (
     tutorial,
     vimae,
 )
-from mmdvae.experiments.runner import (
-    Claim,
-    Experiment,
-    ExperimentError,
-    Outcome,
-    Run,
-    Summary,
-    Table,
-    Verdict,
-    execute,
-)
+from mmdvae.experiments.claims import Claim, Verdict
+from mmdvae.experiments.report import Summary, Table
+from mmdvae.experiments.runner import Experiment, ExperimentError, Outcome, Run, execute
 
 #: The experiments by name, in the order of ``--list``.
 EXPERIMENTS = {
@@ -80,7 +69,7 @@ EXPERIMENTS = {
 
 __all__ = [
     "EXPERIMENTS", "Claim", "Experiment", "ExperimentError", "Outcome", "Run", "Summary",
-    "Table", "Verdict", "add_reproduce_command", "get", "listing", "reproduce", "run", "sizes",
+    "Table", "Verdict", "get", "listing", "run", "sizes",
 ]
 
 
@@ -148,84 +137,3 @@ def listing() -> str:
         f"{experiment.claim}"
         for name, experiment in EXPERIMENTS.items())
 
-
-# === Command line ===
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= checks.MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer in [0, {checks.MAX_SEED}]; received {text}")
-    return value
-
-
-def add_reproduce_command(subparsers) -> argparse.ArgumentParser:
-    """Adds ``reproduce`` to the command line's subparsers; returns its parser."""
-    parser = subparsers.add_parser(
-        "reproduce",
-        help="reproduce an experiment of the source documents and set it against "
-             "their claims",
-        description="Run an experiment of the source documents; DIR receives "
-                    "results.json, report.md (the paper's claims beside the measured "
-                    "numbers) and figures/*.png. `--list` shows the experiments.",
-    )
-    parser.add_argument("name", nargs="?", metavar="NAME",
-                        help=f"the experiment: {', '.join(EXPERIMENTS)}")
-    parser.add_argument("--list", action="store_true",
-                        help="list the experiments, their claims and expected times")
-    parser.add_argument("--out", metavar="DIR", default=None, help="output directory")
-    parser.add_argument("--scale", choices=runner.SCALES, default=None,
-                        help="source: train as the source trained (the default; hours for "
-                             "some); short: minutes; quick: seconds, too small to decide "
-                             "most claims")
-    parser.add_argument("--quick", action="store_true", help="the same as --scale quick")
-    parser.add_argument("--seed", type=_seed, default=0)
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run in DIR, skipping its finished "
-                             "phases")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start afresh in a non-empty DIR (never a finished run)")
-    parser.add_argument("--data-dir", metavar="DIR", default=None,
-                        help="directory of the IDX files (default: $MMDVAE_DATA_DIR, else "
-                             "tensorflow-datasets)")
-    parser.add_argument("--cache-dir", metavar="DIR", default=None,
-                        help="where the image classifier is cached (default: "
-                             "~/.cache/mmdvae)")
-    return parser
-
-
-def reproduce(args) -> int:
-    """Runs ``python -m mmdvae reproduce``; mistakes exit with one ``error:`` line."""
-    if args.list:
-        print(listing())
-        return 0
-    if args.name is None:
-        raise SystemExit(f"error: reproduce needs an experiment NAME ({', '.join(EXPERIMENTS)}) "
-                         f"or --list")
-    if args.name not in EXPERIMENTS:
-        raise SystemExit(f"error: unknown experiment {args.name!r}; choose one of "
-                         f"{', '.join(EXPERIMENTS)} (--list describes them)")
-    if args.out is None:
-        raise SystemExit(f"error: reproduce {args.name} needs --out DIR")
-    if args.resume and args.overwrite:
-        raise SystemExit(f"error: pass either `resume` or `overwrite`, not both: --resume "
-                         f"continues the run in {args.out}, --overwrite starts it afresh")
-    if args.resume and not (Path(args.out) / runner.RUN_FILE).is_file():
-        raise SystemExit(f"error: --resume needs an interrupted run in {args.out}; there is "
-                         f"none (start the run without --resume)")
-    try:
-        outcome = run(args.name, Path(args.out), quick=args.quick, scale=args.scale,
-                      seed=args.seed,
-                      resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir,
-                      cache_dir=args.cache_dir)
-    except ExperimentError as error:
-        raise SystemExit(f"error: {error.command_line()}") from None
-    states = [verdict.state for verdict in outcome.verdicts]
-    print(f"{args.name}: {states.count('held')} claims held, {states.count('not held')} not "
-          f"held, {states.count('not decided')} not decided; report in "
-          f"{outcome.directory / 'report.md'}")
-    return 0

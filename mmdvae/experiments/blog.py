@@ -70,7 +70,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from mmdvae import data, evaluation, networks, plotting, priors
-from mmdvae.experiments.runner import Claim, Experiment, Summary, Table, mean_and_error
+from mmdvae.experiments.claims import Claim, mean_and_error
+from mmdvae.experiments.report import Summary, Table
+from mmdvae.experiments.runner import Experiment
 from mmdvae.models import registry
 from mmdvae.models.base import LOG_VARIANCE_RANGE
 

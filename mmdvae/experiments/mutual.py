@@ -32,11 +32,12 @@ the ten values); for the normal toy it is an estimate, the Monte Carlo mean of
 with its standard error. Also the variational bound the MutualAE constrains,
 ``I_hat = H(z) + E log r(z|x)`` (a lower bound of ``I_p``): for the digits
 exact, the sum over the ten values of ``x`` of ``p(x|z) log r(z|x)`` under the
-quadrature; for the normal toy on 20,000 prior draws. The MutualAE trains on
-``I_hat`` of Gumbel-softmax samples of ``x`` (temperature 0.5), a continuous
-channel that carries more about ``z`` than the discrete ``x``; that relaxed
-bound is reported beside the exact one. Figures in the poster's style:
-``p(x|z)`` against ``z`` for each model (the first seed).
+quadrature; for the normal toy on 20,000 prior draws. On the digits the
+MutualAE trains on the exact bound too (``MutualAE.exact_information_bound``,
+the sum over the ten values of ``x`` at each prior draw); the bound of
+Gumbel-softmax samples of ``x`` (temperature 0.5), a continuous channel that
+carries more about ``z`` than the discrete ``x``, is reported beside it.
+Figures in the poster's style: ``p(x|z)`` against ``z`` for each model (the first seed).
 
 Scales. The poster gives no schedule: at source scale each model trains until
 ``ConvergenceRule(CONVERGENCE_METRIC)`` holds (its training loss, the mean over
@@ -58,7 +59,9 @@ from matplotlib import colormaps
 from scipy.special import logsumexp
 
 from mmdvae import networks, plotting
-from mmdvae.experiments.runner import Claim, Experiment, Summary, Table
+from mmdvae.experiments.claims import Claim
+from mmdvae.experiments.report import Summary, Table
+from mmdvae.experiments.runner import Experiment
 from mmdvae.experiments.training import ConvergenceRule
 from mmdvae.models import base, registry
 
@@ -236,8 +239,8 @@ def gaussian_information(mean_and_std_of, num_points: int = 4001, num_draws: int
 def information_bound(model, num_draws: int = NUM_DRAWS, seed: int = 7) -> float:
     """The MutualAE's ``I_hat = H(z) + E log r(z|x)`` on ``num_draws`` prior draws.
 
-    On the categorical toy the draws of ``x`` are the Gumbel-softmax samples the
-    model trains on (the relaxed bound).
+    On the categorical toy the draws of ``x`` are Gumbel-softmax samples (the
+    relaxed bound; the model itself trains on the exact one).
     """
     prior_z = model.prior_samples(num_draws, seed=tf.constant([seed, 0]))
     return float(model.information_bound(prior_z, model.decoder_samples(prior_z)))
@@ -386,13 +389,14 @@ def perform(run) -> Summary:
     table = Table("Information of each trained model, each seed", [
         "toy", "model", "M (nats)", "seed", "steps", "stopped by",
         "I_p(z, x) (nats; an estimate on the normal toy)",
-        "its standard error", "bound I_hat (nats)", "relaxed bound (trained on)",
+        "its standard error", "bound I_hat (nats)", "relaxed bound",
         "final training loss"], rows,
         note="Digits: I_p(z, x) and I_hat exact, sums over the ten values of x with a "
              "quadrature over z; the relaxed bound is I_hat on 20,000 Gumbel-softmax samples of "
-             "x (temperature 0.5), the quantity the MutualAE constrains. Normal toy: I_p(z, x) "
-             "is a Monte Carlo estimate on 20,000 draws (its standard error shown) and I_hat "
-             "an estimate on 20,000 prior draws. H(x) of the digits is log 10 = 2.30 nats.")
+             "x (temperature 0.5), for comparison: the MutualAE constrains the exact one. "
+             "Normal toy: I_p(z, x) is a Monte Carlo estimate on 20,000 draws (its standard "
+             "error shown) and I_hat an estimate on 20,000 prior draws. H(x) of the digits is "
+             "log 10 = 2.30 nats.")
     results = {}
     for toy in TOYS:
         for label, _, _ in models:
@@ -416,12 +420,11 @@ def perform(run) -> Summary:
                         "constraint M, one marker per seed; the dotted line is I = M."),
     }
     notes = [
-        "The MutualAE trains on the bound I_hat of Gumbel-softmax relaxed samples x "
-        "(temperature 0.5) on the categorical toy, a continuous channel that can carry more "
-        "about z than the discrete x does, so the constraint it meets can leave the discrete "
-        "I_p(z, x) below M. The claims are judged on the exact discrete I_p; the exact "
-        "discrete bound and the relaxed one are both reported. Could change the MutualAE "
-        "verdict on the categorical toy.",
+        "On the categorical toy the MutualAE trains on the exact bound I_hat, summed over "
+        "the ten values of x; a run of this design before that change trained on the bound "
+        "of Gumbel-softmax relaxed samples x (temperature 0.5), a continuous channel that can "
+        "carry more about z than the discrete x, and its I_p(z, x) stayed about 0.3-0.5 nats "
+        "below M (claim not held). The relaxed bound is still reported for comparison.",
         "Networks: three dense layers of 200 units where the poster has two-layer networks "
         "of unstated width; the poster's claim is about expressive decoders, so a larger one "
         "should not weaken the VAE's collapse; could change how close the MutualAE gets to M.",

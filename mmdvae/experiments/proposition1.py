@@ -66,7 +66,9 @@ import numpy as np
 import tensorflow as tf
 
 from mmdvae import likelihoods, networks, plotting
-from mmdvae.experiments.runner import Claim, Experiment, Summary, Table, Verdict
+from mmdvae.experiments.claims import Claim, Verdict
+from mmdvae.experiments.report import Summary, Table
+from mmdvae.experiments.runner import Experiment
 from mmdvae.experiments.training import ConvergenceRule
 from mmdvae.models import base, registry
 

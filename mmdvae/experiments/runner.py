@@ -11,7 +11,7 @@ An experiment is a function of a ``Run``. It trains and measures in *phases*
   written when the phase finishes; with ``resume=True`` a finished phase is
   read back instead of computed again;
 - ``figures/*.png``: the figures, drawn from the phases' results with
-  ``mmdvae.plotting`` and written through ``mmdvae.saving.replace_atomically``;
+  ``mmdvae.plotting`` and written atomically (``mmdvae.files``);
 - ``results.json``: every number and verdict, written last: it marks a
   finished run, which is never overwritten;
 - ``report.md``: the paper's claims beside what the run measured.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 import zlib
@@ -35,22 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mmdvae import checks, saving
+from mmdvae import checks, files, outputs
+from mmdvae.experiments.report import FIGURE_DIRECTORY, render_report, save_figure
 
-RUN_FILE = "run.json"
-#: What each scale means, for the reports.
-SCALE_WORDS = {
-    "source": "trained as the source trained, or to the stated convergence rule",
-    "short": "a shortened run of minutes, far below the source's training",
-    "quick": "a run of seconds for the tests; most claims cannot be decided",
-}
+RUN_FILE = outputs.RUN_FILE
 #: The numbers of a training record that ``results.json`` lists per phase.
 TRAINING_SUMMARY_KEYS = ("steps", "source_steps", "fraction_of_source_training",
                          "stopped_by", "seconds")
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
 PHASE_DIRECTORY = "phases"
-FIGURE_DIRECTORY = "figures"
 
 
 class ExperimentError(ValueError):
@@ -74,137 +67,6 @@ class ExperimentError(ValueError):
 
 
 # === Claims and what a run returns ===
-
-
-@dataclasses.dataclass(frozen=True)
-class Claim:
-    """A claim of a paper and the rule that decides it from measured numbers.
-
-    Attributes:
-        text: the claim, in the paper's words where they survive.
-        source: where the paper makes it (section, figure, table).
-        rule: how the measured numbers decide it, stated for the report.
-        quick_decides: whether the quick sizes are large enough to decide it.
-    """
-
-    text: str
-    source: str
-    rule: str
-    quick_decides: bool = False
-
-    def judge(self, held: bool, measured: str, quick: bool) -> Verdict:
-        """The verdict of one run: ``held`` computed by the rule from ``measured``.
-
-        For a claim decided by an exact computation or by one run; a claim whose
-        numbers vary from seed to seed is decided by ``decide``.
-        """
-        return Verdict(self, measured, bool(held), decided=self.quick_decides or not quick,
-                       seeds=1, reason="" if self.quick_decides or not quick else
-                       "the quick size cannot decide it")
-
-    def decide(self, margins, measured: str, quick: bool) -> Verdict:
-        """The verdict over seeds from each seed's ``margin`` (``> 0``: the rule held).
-
-        Held (or not held) when every seed agrees and the mean margin is more than
-        ``SPREAD_FACTOR`` standard errors of the mean from 0; otherwise not
-        decided: the margin is inside the seed-to-seed spread. Fewer than
-        ``MIN_SEEDS`` seeds decide nothing.
-        """
-        margins = [float(margin) for margin in margins]
-        mean = float(np.mean(margins))
-        error = standard_error(margins)
-        held = mean > 0
-        summary = (f"margin {mean:+.4g} (s.e. {error:.2g}; seeds: "
-                   + ", ".join(f"{margin:+.4g}" for margin in margins) + ")")
-        if quick and not self.quick_decides:
-            reason = "the quick size cannot decide it"
-        elif len(margins) < MIN_SEEDS:
-            reason = f"{len(margins)} seed(s); at least {MIN_SEEDS} decide"
-        elif len({margin > 0 for margin in margins}) > 1 or abs(mean) <= SPREAD_FACTOR * error:
-            reason = "the margin is inside the seed-to-seed spread"
-        else:
-            reason = ""
-        return Verdict(self, f"{measured}; {summary}", held, decided=not reason,
-                       seeds=len(margins), reason=reason, margins=tuple(margins))
-
-
-#: Seeds a claim decided over seeds needs.
-MIN_SEEDS = 3
-#: A mean margin within this many standard errors of 0 decides nothing.
-SPREAD_FACTOR = 2.0
-
-
-def standard_error(values) -> float:
-    """The standard error of the mean of ``values`` (0 for fewer than two)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size < 2:
-        return 0.0
-    return float(np.std(values, ddof=1) / np.sqrt(values.size))
-
-
-def mean_and_error(values) -> tuple[float, float]:
-    """``(mean, standard error of the mean)`` of ``values``."""
-    return float(np.mean(values)), standard_error(values)
-
-
-@dataclasses.dataclass(frozen=True)
-class Verdict:
-    """Whether a claim held; ``decided`` is False when the run cannot decide it (``reason``)."""
-
-    claim: Claim
-    measured: str
-    held: bool
-    decided: bool = True
-    seeds: int = 1
-    reason: str = ""
-    margins: tuple = ()
-
-    @property
-    def state(self) -> str:
-        """``"held"``, ``"not held"`` or ``"not decided"``."""
-        if not self.decided:
-            return "not decided"
-        return "held" if self.held else "not held"
-
-    @property
-    def reading(self) -> str:
-        if self.decided:
-            return self.state
-        return f"not decided: {self.reason} (rule: {'held' if self.held else 'not held'})"
-
-    def as_dict(self) -> dict:
-        return {**dataclasses.asdict(self.claim), "measured": self.measured,
-                "held": self.held, "decided": self.decided, "state": self.state,
-                "seeds": self.seeds, "reason": self.reason, "margins": list(self.margins)}
-
-
-@dataclasses.dataclass
-class Table:
-    """A table of the report: a title, column names and rows of values."""
-
-    title: str
-    columns: list
-    rows: list
-    note: str = ""
-
-
-@dataclasses.dataclass
-class Summary:
-    """What an experiment returns to the runner.
-
-    Attributes:
-        results: the measured numbers (JSON-ready).
-        verdicts: one ``Verdict`` per claim.
-        tables: ``Table``s for the report.
-        figures: file stem -> (matplotlib Figure, caption).
-        notes: sentences for the report's notes.
-    """
-
-    results: dict
-    verdicts: list
-    tables: list = dataclasses.field(default_factory=list)
-    figures: dict = dataclasses.field(default_factory=dict)
-    notes: list = dataclasses.field(default_factory=list)
 
 
 #: The sizes an experiment runs at: its source's training, today's shortened runs
@@ -322,17 +184,6 @@ def _checked_size(key, value, default):
     return value
 
 
-def stored_images(images) -> np.ndarray:
-    """Images in [0, 1] as uint8 (a phase's arrays stay small enough to commit)."""
-    return np.round(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(
-        np.uint8)
-
-
-def shown_images(stored) -> np.ndarray:
-    """The float32 images in [0, 1] of ``stored_images``'s uint8 array."""
-    return np.asarray(stored, dtype=np.float32) / 255.0
-
-
 # === The output directory ===
 
 
@@ -349,60 +200,15 @@ def _read_json(path: Path) -> dict:
             f"directory or with --overwrite") from None
 
 
-#: What an output directory holds: a finished run, a run to continue, or nothing yet.
-FINISHED, RESUMABLE, NEW = "finished", "resumable", "new"
-
-
-def check_directory(out: Path, settings: dict, resume: bool, overwrite: bool) -> str:
-    """Checks ``out`` without writing; returns ``FINISHED``, ``RESUMABLE`` or ``NEW``."""
-    if resume and overwrite:
-        raise ExperimentError(
-            "pass either `resume` (continue the run in the directory) or `overwrite` "
-            "(start afresh), not both", "resume", resume)
-    if out.exists() and not out.is_dir():
-        raise ExperimentError("exists and is not a directory", "out", str(out))
-    finished = (out / RESULTS_FILE).exists()
-    if finished and not resume:
-        raise ExperimentError(
-            f"holds a finished run ({RESULTS_FILE}); choose another directory: a finished "
-            f"run is never overwritten (delete it to run again, or pass --resume to read "
-            f"it back)", "out", str(out))
-    if resume and (out / RUN_FILE).exists():
-        recorded = _read_json(out / RUN_FILE)
-        changed = [
-            f"{key} {recorded.get(key)!r} -> {value!r}"
-            for key, value in _json_value(settings).items() if recorded.get(key) != value
-        ]
-        if changed:
-            raise ExperimentError(
-                f"--resume must repeat the run's settings recorded in {out / RUN_FILE}; "
-                f"changed: {', '.join(changed)}")
-        return FINISHED if finished else RESUMABLE
-    if resume and out.is_dir() and any(out.iterdir()):
-        raise ExperimentError(
-            f"holds no run to resume ({RUN_FILE} is missing) and is not empty; choose "
-            f"another directory or pass --overwrite", "out", str(out))
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ExperimentError(
-            "is not empty; choose another directory, pass --resume to continue its run or "
-            "--overwrite to start afresh", "out", str(out))
-    return NEW
-
-
-def start_directory(out: Path, settings: dict) -> None:
-    """Creates ``out`` for a new run and writes its settings to ``run.json``."""
-    # Phases of an earlier run here (--overwrite) must not be read back by a later --resume.
-    for path in (out / PHASE_DIRECTORY).glob("*"):
-        if path.suffix in (".json", ".npz") and path.is_file():
-            path.unlink()
+def _output_state(out: Path, settings: dict, resume: bool, overwrite: bool) -> str:
+    """What ``out`` holds (``mmdvae.outputs``), checked without writing."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ExperimentError(f"cannot be created: {error.strerror}", "out",
-                              str(out)) from None
-    if not os.access(out, os.W_OK):
-        raise ExperimentError("is not writable", "out", str(out))
-    saving.write_json(out / RUN_FILE, settings)
+        return outputs.check(out, settings, resume=resume, overwrite=overwrite,
+                             finished_file=RESULTS_FILE, start_if_missing=True)
+    except outputs.OutputError as error:
+        raise ExperimentError(error.problem, "out" if error.directory else None,
+                              None if error.directory is None else str(error.directory)
+                              ) from None
 
 
 # === A run ===
@@ -488,10 +294,10 @@ class Run:
         numbers = {key: value for key, value in values.items() if key not in arrays}
         if self.write:
             if arrays:
-                saving.replace_atomically(
+                files.write_atomically(
                     arrays_path, lambda temporary: np.savez_compressed(temporary, **arrays),
                     suffix=".npz")
-            saving.write_json(json_path, numbers)
+            files.write_json(json_path, numbers)
         self.log(f"phase {name}: done in {values['seconds']:.1f} s")
         return values
 
@@ -614,15 +420,16 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
     out = Path(out)
     settings = _json_value({"experiment": experiment.name, "scale": scale, "quick": quick,
                             "seed": seed, "sizes": chosen})
-    state = check_directory(out, settings, resume, overwrite)
-    finished = state == FINISHED
+    state = _output_state(out, settings, resume, overwrite)
+    finished = state == outputs.FINISHED
     if not finished:
         # Missing data is reported before anything is written.
         for dataset in experiment.datasets:
             Run(experiment, out, chosen, seed, scale, data_dir=data_dir).load(
                 dataset, "test", train_size=1)
-    if state == NEW:
-        start_directory(out, settings)
+    if state == outputs.NEW:
+        # Phases of an earlier run here (--overwrite) must not be read back by a later --resume.
+        outputs.prepare(out, settings, remove=(PHASE_DIRECTORY,))
     run = Run(experiment, out, chosen, seed, scale, resume=resume, data_dir=data_dir,
               cache_dir=cache_dir, verbose=verbose, write=not finished)
     if finished:
@@ -639,8 +446,8 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
     if not finished:
         for stem, figure in figures.items():
             save_figure(out / FIGURE_DIRECTORY / f"{stem}.png", figure)
-        saving.write_text(out / REPORT_FILE, report)
-        saving.write_json(out / RESULTS_FILE, {
+        files.write_text(out / REPORT_FILE, report)
+        files.write_json(out / RESULTS_FILE, {
             **settings, "title": experiment.title, "source": experiment.source,
             "seconds": seconds, "phase_seconds": run.phase_seconds,
             "seeds": list(run.seeds), "training": run.phase_training,
@@ -672,82 +479,3 @@ def _check_flag(argument, value):
     return value
 
 
-def save_figure(path: Path, figure, dpi: int = 90) -> Path:
-    """Writes ``figure`` as a PNG file atomically."""
-    return saving.replace_atomically(
-        path, lambda temporary: figure.savefig(temporary, format="png", dpi=dpi),
-        suffix=".png")
-
-
-# === The report ===
-
-
-def format_value(value) -> str:
-    """A number with 4 significant digits, booleans as yes/no, anything else as text."""
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        if not math.isfinite(value):
-            return str(float(value))
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _cell(value) -> str:
-    return format_value(value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(columns, rows) -> list:
-    lines = ["| " + " | ".join(_cell(column) for column in columns) + " |",
-             "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
-    return lines
-
-
-def command(experiment_name: str, settings: dict) -> str:
-    flags = f" --scale {settings['scale']}"
-    flags += f" --seed {settings['seed']}" if settings["seed"] else ""
-    return f"python -m mmdvae reproduce {experiment_name} --out DIR{flags}"
-
-
-def render_report(experiment: Experiment, settings: dict, summary: Summary,
-                  seconds: float) -> str:
-    """The text of ``report.md``: claims, measured tables, figures and notes."""
-    sizes = ", ".join(f"{key}={value}" for key, value in settings["sizes"].items())
-    lines = [
-        f"# {experiment.title}", "",
-        f"{experiment.source}.", "",
-        f"- Command: `{command(experiment.name, settings)}`",
-        f"- Scale: {settings['scale']} ({SCALE_WORDS[settings['scale']]})",
-        f"- Sizes: {sizes}; seed {settings['seed']}",
-        f"- Time: {seconds:.0f} s on this machine",
-        "",
-    ]
-    if settings["quick"]:
-        lines += [
-            "> A quick run: sizes far below the source's. Claims marked *not decided: the "
-            "quick size cannot decide it* cannot be judged at this size; their rule's "
-            "outcome (in brackets) is for information only.", ""]
-    claim_rows = [[verdict.claim.text, verdict.claim.source, verdict.claim.rule,
-                   verdict.measured, verdict.reading] for verdict in summary.verdicts]
-    lines += ["## The claims", ""]
-    lines += markdown_table(["the paper's claim", "where", "rule", "this run measured",
-                             "verdict"], claim_rows)
-    lines.append("")
-    if summary.tables:
-        lines += ["## Measured", ""]
-        for table in summary.tables:
-            lines += [f"### {table.title}", ""]
-            lines += markdown_table(table.columns, table.rows)
-            lines += ["", table.note, ""] if table.note else [""]
-    if summary.figures:
-        lines += ["## Figures", ""]
-        for stem, (_, caption) in summary.figures.items():
-            lines += [f"![{stem}]({FIGURE_DIRECTORY}/{stem}.png)", "", caption, ""]
-    if summary.notes:
-        lines += ["## Notes", ""]
-        lines += [f"- {note}" for note in summary.notes]
-        lines.append("")
-    return "\n".join(lines)

@@ -41,15 +41,9 @@ import keras
 import numpy as np
 
 from mmdvae import data, evaluation, plotting, priors
-from mmdvae.experiments.runner import (
-    Claim,
-    Experiment,
-    Summary,
-    Table,
-    mean_and_error,
-    shown_images,
-    stored_images,
-)
+from mmdvae.experiments.claims import Claim, mean_and_error
+from mmdvae.experiments.report import Summary, Table, shown_images, stored_images
+from mmdvae.experiments.runner import Experiment
 from mmdvae.models import registry
 
 SIZES = {

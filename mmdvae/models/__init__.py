@@ -1,5 +1,7 @@
 """The models: one base class, one short file per model, and their registry."""
 
+# Imported for its registration as the likelihood "pixelcnn".
+import mmdvae.pixelcnn  # noqa: F401
 from mmdvae.models import registry
 from mmdvae.models.aae import AAE
 from mmdvae.models.base import Autoencoder

@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, distribute, divergences, networks, schedules
-from mmdvae.models.base import Autoencoder, full_precision
+from mmdvae import distribute, divergences, schedules
+from mmdvae.models.base import Autoencoder
 
 
 def _missing_discriminator_optimizer():
@@ -29,7 +29,8 @@ class AAE(Autoencoder):
 
     ``D`` returns logits, so ``softplus(-D)`` is the cross-entropy of "prior
     sample" and ``softplus(D)`` of "code"; the autoencoder minimises the
-    non-saturating generator loss (``mmdvae.divergences.generator_loss``).
+    non-saturating generator loss: the model's ``divergence`` is a
+    ``mmdvae.divergences.Adversarial`` holding the discriminator.
     Makhzani et al., "Adversarial Autoencoders" (ICLR 2016 workshop); in the
     InfoVAE family (Zhao, Song, Ermon, AAAI 2019) it is ``alpha = 1`` with ``D``
     the Jensen-Shannon divergence estimated by a discriminator. The
@@ -64,15 +65,15 @@ class AAE(Autoencoder):
     def __init__(self, latent_dim: int, lambda_: float = 1.0,
                  discriminator_units=(512, 512), **kwargs):
         lambda_ = schedules.weight("lambda_", lambda_, minimum=0.0)
-        units = checks.check_integer_tuple("discriminator_units", discriminator_units)
+        divergence = divergences.Adversarial(discriminator_units)
         super().__init__(latent_dim, **kwargs)
 
-        # === Layers ===
-        self.discriminator = networks.make_discriminator(self.latent_dim, units)
+        # === Parts and layers ===
+        self.divergence = divergence
+        self.discriminator = divergence.build(self.latent_dim)
 
         # === Config ===
         self.lambda_ = lambda_
-        self.discriminator_units = units
         self.discriminator_optimizer = None
 
         # === Metrics ===
@@ -81,7 +82,12 @@ class AAE(Autoencoder):
 
     def get_config(self):
         return {**super().get_config(), "lambda_": schedules.serialize(self.lambda_),
-                "discriminator_units": list(self.discriminator_units)}
+                **self.divergence.get_config()}
+
+    @property
+    def discriminator_units(self) -> tuple:
+        """Widths of the discriminator's hidden layers."""
+        return self.divergence.discriminator_units
 
     # --- Two optimizers --------------------------------------------------------
 
@@ -120,20 +126,11 @@ class AAE(Autoencoder):
         Under a ``tf.distribute`` strategy, on the codes of the global batch
         and one set of prior draws every replica makes alike.
         """
-        codes = distribute.gather(codes)
-        prior_z = self.prior_samples(tf.shape(codes)[0])
-        return divergences.discriminator_loss(
-            self.code_logits(prior_z, training=training),
-            self.code_logits(codes, training=training),
-        )
-
-    def code_logits(self, codes, training=False):
-        """The discriminator's logits, in float32 under a mixed-precision policy."""
-        return full_precision(self.discriminator(codes, training=training))
+        return self.divergence.discriminator_terms(codes, self.prior_samples, training=training)
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         # On the codes of the global batch under a strategy (`mmdvae.distribute`).
-        generator_loss = divergences.generator_loss(self.code_logits(distribute.gather(z)))
+        generator_loss = self.divergence(z, z_mean, z_log_var, self.prior, self.prior_samples)
         terms = {"generator_loss": generator_loss}
         if not training:
             # In training, the discriminator's update reports its own terms.

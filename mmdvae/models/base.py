@@ -15,12 +15,22 @@ model adds is parts and hooks:
 
 import math
 import os
-import warnings
 
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, distribute, likelihoods, networks, priors, schedules, validation
+from mmdvae import (
+    checks,
+    compat,
+    distribute,
+    likelihoods,
+    networks,
+    priors,
+    runtime,
+    schedules,
+    validation,
+)
+from mmdvae.models.checked import CheckedModel
 
 ENCODER_TYPES = ("deterministic", "gaussian")
 
@@ -47,53 +57,8 @@ def clamp_log_variance(z_log_var):
     return tf.clip_by_value(z_log_var, *LOG_VARIANCE_RANGE)
 
 
-def full_precision(values):
-    """``values`` in float32 when they are half precision (float16, bfloat16), else as they are.
-
-    Under a Keras mixed-precision policy (``mixed_bfloat16``, ``mixed_float16``)
-    the networks compute in half precision; their codes and outputs are cast here
-    so that the likelihood, the KL and the MMD sum in float32 or wider.
-    """
-    return tf.cast(values, _full_precision_dtype(values.dtype))
-
-
-def _full_precision_dtype(dtype):
-    dtype = tf.as_dtype(dtype)
-    return tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
-
-
-def onednn_enabled() -> bool:
-    """Whether TensorFlow runs its oneDNN CPU kernels in this process.
-
-    TensorFlow turns them on by default on Linux x86 CPUs with AVX-512 VNNI or
-    BF16, AVX-VNNI or AMX (``DefaultOneDnnPolicy`` in tensorflow/core/util/port.cc);
-    ``TF_ENABLE_ONEDNN_OPTS=0`` or ``1`` decides instead when set.
-    """
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # A TensorFlow without the query: take the environment's word.
-        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0").lower() in ("1", "true")
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def default_jit_compile() -> bool:
-    """``compile(jit_compile="auto")``: whether XLA is the faster training step here.
-
-    ``False`` on a CPU where TensorFlow's oneDNN kernels are on (``onednn_enabled``),
-    ``True`` elsewhere (a GPU; a CPU without oneDNN). On a 2-core AVX-512 Xeon,
-    where oneDNN is on, the tutorial's MMD-VAE trained 1.6 times faster
-    without XLA; with oneDNN off (an AVX2-only CPU), XLA was the faster step
-    (``benchmarks/RESULTS.md``). Both steps give the same numbers up to float32
-    rounding, but draw different random numbers from the same seed: TensorFlow's
-    random kernels and XLA's are different generators.
-    """
-    if tf.config.list_physical_devices("GPU"):
-        return True
-    return not onednn_enabled()
-
-
 @keras.saving.register_keras_serializable(package="mmdvae")
-class Autoencoder(keras.Model):
+class Autoencoder(CheckedModel):
     """Base class: an encoder, a decoder, a likelihood, a prior and one training step.
 
     The loss is ``reconstruction_loss + regularization_loss``: the
@@ -171,7 +136,9 @@ class Autoencoder(keras.Model):
         decoder: keras.Model | None = None,
         **kwargs,
     ):
-        likelihood = self._likelihood_argument(likelihood, kwargs)
+        likelihood = compat.likelihood_argument(likelihood, kwargs)
+        if likelihood is None:
+            likelihood = self.default_likelihood
         latent_dim = checks.check_positive_int("latent_dim", latent_dim, maximum=MAX_LATENT_DIM)
         image_shape = checks.check_shape("image_shape", image_shape)
         if encoder is None or decoder is None:
@@ -227,23 +194,6 @@ class Autoencoder(keras.Model):
         self.track("loss", "reconstruction_loss", "regularization_loss")
         self.built = True
 
-    def _likelihood_argument(self, likelihood, kwargs):
-        # `reconstruction=` is the name of `likelihood=` before release 0.2.
-        if "reconstruction" in kwargs:
-            reconstruction = kwargs.pop("reconstruction")
-            if likelihood is not None and likelihood != reconstruction:
-                raise ValueError(
-                    f"Arguments `likelihood` and `reconstruction` (its former name) "
-                    f"disagree; received likelihood={likelihood!r}, "
-                    f"reconstruction={reconstruction!r}. Pass `likelihood` only."
-                )
-            warnings.warn(
-                "Argument `reconstruction` is now called `likelihood`.",
-                DeprecationWarning, stacklevel=3,
-            )
-            likelihood = reconstruction
-        return self.default_likelihood if likelihood is None else likelihood
-
     def _check_prior_for_kl_divergence(self, encoder_type, prior, distribution):
         """A Gaussian posterior has infinite KL divergence to a prior of bounded support."""
         if not self.uses_kl_divergence or encoder_type != "gaussian":
@@ -290,7 +240,7 @@ class Autoencoder(keras.Model):
         """
         optimizer = getattr(self, "optimizer", None)
         value = schedule(0 if optimizer is None else optimizer.iterations)
-        return tf.cast(value, _full_precision_dtype(self.compute_dtype))
+        return tf.cast(value, runtime.full_precision_dtype(self.compute_dtype))
 
     # --- Configuration -------------------------------------------------------
 
@@ -317,10 +267,7 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        # Files written before release 0.2 name the likelihood `reconstruction`.
-        if "reconstruction" in config:
-            config["likelihood"] = config.pop("reconstruction")
+        config = compat.upgrade_config(dict(config))
         for name in ("encoder", "decoder"):
             if isinstance(config.get(name), dict):
                 config[name] = keras.saving.deserialize_keras_object(config[name])
@@ -332,8 +279,8 @@ class Autoencoder(keras.Model):
         Args:
             optimizer: a Keras optimizer; ``Adam(1e-3)`` by default.
             jit_compile: ``True`` (XLA), ``False`` (TensorFlow's graph kernels) or
-                ``"auto"`` (default): ``default_jit_compile()``, which is ``False``
-                where TensorFlow's oneDNN kernels are on and ``True`` elsewhere;
+                ``"auto"`` (default): ``mmdvae.runtime.default_jit_compile()``, which is
+                ``False`` where TensorFlow's oneDNN kernels are on and ``True`` elsewhere;
                 ``False`` under a ``tf.distribute`` strategy or with
                 ``run_eagerly=True``. Both steps compute the same losses up to
                 float32 rounding from the same random draws; XLA draws other random
@@ -343,15 +290,10 @@ class Autoencoder(keras.Model):
         self._check_compile_arguments(kwargs)
         if optimizer is None:
             optimizer = keras.optimizers.Adam(1e-3)
-        if isinstance(jit_compile, str) and jit_compile == "auto":
-            jit_compile = (default_jit_compile() and not kwargs.get("run_eagerly")
-                           and not distribute.uses_strategy(self))
-        elif isinstance(jit_compile, str) or jit_compile not in (True, False):
-            raise ValueError(
-                f"Argument `jit_compile` must be True, False or 'auto'; received "
-                f"jit_compile={jit_compile!r}."
-            )
-        jit_compile = distribute.check_jit_compile(self, bool(jit_compile))
+        jit_compile = runtime.resolve_jit_compile(
+            jit_compile, run_eagerly=bool(kwargs.get("run_eagerly")),
+            under_strategy=distribute.uses_strategy(self))
+        jit_compile = distribute.check_jit_compile(self, jit_compile)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
         # Built now, so its slot variables exist before the first step (a
         # callback can then snapshot and restore the whole training state).
@@ -428,95 +370,6 @@ class Autoencoder(keras.Model):
         """The smallest batch the loss can be estimated on (the divergence's)."""
         return 1 if self.divergence is None else self.divergence.min_batch_size
 
-    # Every Keras entry point checks its data (`mmdvae.validation`) and the
-    # strategy it runs in before any work. A target `y` of the images' rank is what
-    # the decoder reconstructs; `sample_weight` weights each example's terms (see
-    # `compute_terms`); `class_weight` is refused: an autoencoder has no classes.
-
-    def _check_call(self, method, class_weight=None):
-        distribute.check_scope(self, method)
-        if class_weight is not None:
-            raise ValueError(
-                f"Argument `class_weight` weights the classes of a classifier's labels; "
-                f"{type(self).__name__} reconstructs its inputs and has no classes: pass "
-                f"`sample_weight` (one weight per image) instead; received "
-                f"class_weight={class_weight!r}."
-            )
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, **kwargs):
-        """``keras.Model.fit`` after checking the data and counts (``mmdvae.validation``).
-
-        ``y`` of the images' rank is what the decoder reconstructs (``fit(noisy,
-        clean)``: a denoising autoencoder); ``sample_weight`` weights each
-        example's terms (``compute_terms``); ``class_weight`` is refused.
-        """
-        self._check_call("fit", class_weight)
-        validation.check_fit_inputs(
-            self, x, y, batch_size, sample_weight,
-            {"epochs": epochs, "validation_split": validation_split,
-             "validation_data": validation_data, **kwargs})
-        if isinstance(x, tf.data.Dataset):
-            # A dataset keeps its own order (shuffle it with `mmdvae.data.load`);
-            # Keras would otherwise warn that its default shuffle=True is ignored.
-            shuffle = False
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                           callbacks=callbacks, validation_split=validation_split,
-                           validation_data=validation_data, shuffle=shuffle,
-                           sample_weight=sample_weight, **kwargs)
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, **kwargs):
-        """``keras.Model.evaluate`` after checking the data; ``y`` and weights as in ``fit``."""
-        self._check_call("evaluate")
-        validation.check_counts({"steps": steps})
-        validation.check_data(self, x, batch_size, argument="x", y=y,
-                              sample_weight=sample_weight, steps=steps)
-        return super().evaluate(x, y, batch_size=batch_size, verbose=verbose,
-                                sample_weight=sample_weight, steps=steps, **kwargs)
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """``keras.Model.predict`` (the reconstructions) after checking the data."""
-        self._check_call("predict")
-        validation.check_counts({"steps": steps})
-        validation.check_data(self, x, batch_size, argument="x", batch_needs_loss=False,
-                              steps=steps)
-        return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
-                               callbacks=callbacks)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a strategy, Keras builds an unbuilt model from the elementwise mean of
-        # the replicas' first batches, which fails when the replicas hold different
-        # numbers of rows (a batch not divisible by them). The model and its
-        # optimizer are built by the constructor and `compile`.
-        optimizer = getattr(self, "optimizer", None)
-        if all(layer.built for layer in self._flatten_layers()) and (
-                optimizer is None or optimizer.built):
-            return
-        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict=False):
-        """One step on one batch, checked as ``fit`` checks its data."""
-        self._check_call("train_on_batch", class_weight)
-        validation.check_batch(self, x, y, sample_weight)
-        return super().train_on_batch(x, y, sample_weight=sample_weight,
-                                      return_dict=return_dict)
-
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """The loss terms of one batch, checked as ``evaluate`` checks its data."""
-        self._check_call("test_on_batch")
-        validation.check_batch(self, x, y, sample_weight)
-        return super().test_on_batch(x, y, sample_weight=sample_weight,
-                                     return_dict=return_dict)
-
-    def predict_on_batch(self, x):
-        """The reconstructions of one batch, checked as ``predict`` checks its data."""
-        self._check_call("predict_on_batch")
-        validation.check_batch(self, x, batch_needs_loss=False)
-        return super().predict_on_batch(x)
-
     @property
     def autoencoder_weights(self):
         """The weights the autoencoder update trains (encoder, decoder, likelihood)."""
@@ -560,10 +413,10 @@ class Autoencoder(keras.Model):
     def posterior(self, images, training=False):
         """Returns ``(z, z_mean, z_log_var)``; the last two are ``None`` when deterministic."""
         if self.encoder_type == "deterministic":
-            z = full_precision(self.encoder(images, training=training))
+            z = runtime.full_precision(self.encoder(images, training=training))
             return z, None, None
         outputs = self.encoder(images, training=training)
-        z_mean, z_log_var = map(full_precision, networks.gaussian_parameters(outputs))
+        z_mean, z_log_var = map(runtime.full_precision, networks.gaussian_parameters(outputs))
         z_log_var = clamp_log_variance(z_log_var)
         noise = self.normal_noise(tf.shape(z_mean))
         return z_mean + tf.exp(0.5 * z_log_var) * noise, z_mean, z_log_var
@@ -572,7 +425,8 @@ class Autoencoder(keras.Model):
         checks.check_positive_int("batch_size", batch_size)
         # Float32 in, as the data of `fit`: the networks cast their own inputs under a
         # mixed-precision policy.
-        values = tf.convert_to_tensor(values, dtype=_full_precision_dtype(self.compute_dtype))
+        dtype = runtime.full_precision_dtype(self.compute_dtype)
+        values = tf.convert_to_tensor(values, dtype=dtype)
         if not tf.executing_eagerly() or values.shape[0] <= batch_size:
             return function(values)
         parts = [function(values[start:start + batch_size])
@@ -594,11 +448,11 @@ class Autoencoder(keras.Model):
 
     def decoded_images(self, z, training=False):
         """Images (the likelihood's probabilities or means) decoded from ``z``, unchecked."""
-        return self.likelihood.mean(full_precision(self.decoder(z, training=training)))
+        return self.likelihood.mean(runtime.full_precision(self.decoder(z, training=training)))
 
     def decoder_samples(self, z, training=False):
         """Draws ``x ~ p(x|z)`` (reparameterised where the likelihood allows it)."""
-        outputs = full_precision(self.decoder(z, training=training))
+        outputs = runtime.full_precision(self.decoder(z, training=training))
         channels = outputs.shape[-1] // self.likelihood.values_per_channel
         noise = self.normal_noise(tf.concat([tf.shape(outputs)[:-1], [channels]], axis=0))
         return self.likelihood.sample(outputs, noise)
@@ -648,7 +502,7 @@ class Autoencoder(keras.Model):
         with distribute.example_weights(sample_weight):
             z, z_mean, z_log_var = self.posterior(images, training=training)
             # Half-precision networks (a mixed-precision policy): the sums in float32.
-            outputs = full_precision(self.decoder(z, training=training))
+            outputs = runtime.full_precision(self.decoder(z, training=training))
             reconstruction_loss = distribute.example_mean(
                 self.likelihood.negative_log_likelihood(targets, outputs)
             )
@@ -673,7 +527,7 @@ class Autoencoder(keras.Model):
         images, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         # Under a mixed-precision policy the data stay float32 for the likelihood;
         # the encoder's first layer casts its own input.
-        dtype = _full_precision_dtype(self.compute_dtype)
+        dtype = runtime.full_precision_dtype(self.compute_dtype)
         images = tf.cast(images, dtype)
         if not tf.is_tensor(y) or y.shape.rank != images.shape.rank:
             return images, images, sample_weight

@@ -3,9 +3,10 @@
 import keras
 import tensorflow as tf
 
-from mmdvae import checks, distribute, divergences, likelihoods, losses, networks, schedules
-from mmdvae.models.base import Autoencoder, clamp_log_variance, full_precision
+from mmdvae import checks, compat, distribute, divergences, likelihoods, losses, networks, schedules
+from mmdvae.models.base import Autoencoder, clamp_log_variance
 from mmdvae.priors import prior_entropy
+from mmdvae.runtime import full_precision
 
 
 @keras.saving.register_keras_serializable(package="mmdvae")
@@ -27,9 +28,11 @@ class MutualAE(Autoencoder):
     the encoder's architecture: a copy of an ``encoder=`` given), which is
     trained to maximise the bound while the decoder is trained on the
     penalty; the constraint is enforced by the quadratic penalty (our choice of
-    method). The ``x ~ p(x|z)`` draws are the likelihood's reparameterised
-    samples: ``mean + std * noise`` for a Gaussian, a Gumbel-softmax sample for
-    the categorical (one-hot data). Logged: ``mutual_information_bound``
+    method). For a single categorical variable (``image_shape = (categories,)``)
+    the bound is exact, a sum over the values of ``x`` weighted by ``p(x|z)``
+    (``exact_information_bound``); otherwise the ``x ~ p(x|z)`` draws are the
+    likelihood's reparameterised samples: ``mean + std * noise`` for a
+    Gaussian, a Gumbel-softmax sample for categorical images. Logged: ``mutual_information_bound``
     (``I_hat`` on the step's batch, in nats) and ``information_penalty``.
     ``penalty_weight=0`` is the plain VAE, whose ``I_hat`` still estimates how
     much its decoder uses ``z``.
@@ -109,15 +112,7 @@ class MutualAE(Autoencoder):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        # Before release 0.2 the likelihood was "gaussian" (an unbounded mean) or
-        # "categorical" with a separate `temperature`.
-        if "temperature" in config:
-            temperature = config.pop("temperature")
-            config["likelihood"] = (
-                likelihoods.serialize(likelihoods.Categorical(temperature))
-                if config.get("likelihood") == "categorical" else "unbounded_gaussian"
-            )
+        config = compat.upgrade_mutual_ae_config(config)
         return super().from_config(config)
 
     @property
@@ -126,22 +121,51 @@ class MutualAE(Autoencoder):
 
     def information_bound(self, prior_z, samples):
         """``H(p(z)) + mean log r(z|x)`` over prior codes and their decoder samples."""
-        outputs = self.inference_network(samples, training=True)
-        r_mean, r_log_var = map(full_precision, networks.gaussian_parameters(outputs))
-        log_r = losses.gaussian_log_density(prior_z, r_mean, clamp_log_variance(r_log_var))
+        r_mean, r_log_var = self._inference(samples)
+        log_r = losses.gaussian_log_density(prior_z, r_mean, r_log_var)
         # Under a tf.distribute strategy, the mean over the global batch.
         return self.prior_entropy + tf.reduce_mean(distribute.gather(log_r))
+
+    def exact_information_bound(self, prior_z, probabilities):
+        """``H(p(z)) + mean_z sum_x p(x|z) log r(z|x)``, summed over the likelihood's support.
+
+        ``probabilities`` is ``p(x|z)`` of each value of ``x``, ``[batch, values]``
+        (``likelihood.support_probabilities``); no sample of ``x`` is drawn.
+        """
+        r_mean, r_log_var = self._inference(self.likelihood.support(self.image_shape))
+        log_r = losses.gaussian_log_density(prior_z[:, None, :], r_mean[None], r_log_var[None])
+        expected = tf.reduce_sum(probabilities * log_r, axis=1)
+        return self.prior_entropy + tf.reduce_mean(distribute.gather(expected))
+
+    @property
+    def exact_bound(self) -> bool:
+        """Whether ``I_hat`` sums over every value of ``x`` (a single categorical variable)."""
+        return self.likelihood.support(self.image_shape) is not None
+
+    def _inference(self, x):
+        outputs = self.inference_network(x, training=True)
+        r_mean, r_log_var = map(full_precision, networks.gaussian_parameters(outputs))
+        return r_mean, clamp_log_variance(r_log_var)
+
+    def _bound(self, prior_z, decoded):
+        if self.exact_bound:
+            return self.exact_information_bound(prior_z, decoded)
+        return self.information_bound(prior_z, decoded)
 
     def regularizer(self, z, z_mean, z_log_var, images, training=False):
         kl = self.divergence(z, z_mean, z_log_var, self.prior)
         prior_z = distribute.replica_rows(self.prior_samples, tf.shape(z)[0])
-        samples = self.decoder_samples(prior_z, training=True)
-        bound = self.information_bound(prior_z, samples)
+        if self.exact_bound:
+            outputs = full_precision(self.decoder(prior_z, training=True))
+            decoded = self.likelihood.support_probabilities(outputs)
+        else:
+            decoded = self.decoder_samples(prior_z, training=True)
+        bound = self._bound(prior_z, decoded)
         gap = bound - self.information
         penalty = self.penalty_weight * tf.square(gap)
         # r(z|x) maximises the bound whatever the penalty asks: this term is 0 and
         # changes only r's gradient, from the penalty's 2 gamma gap dI/dr to -dI/dr.
-        bound_for_r = self.information_bound(prior_z, tf.stop_gradient(samples))
+        bound_for_r = self._bound(prior_z, tf.stop_gradient(decoded))
         to_r = tf.stop_gradient(-1.0 - 2.0 * self.penalty_weight * gap)
         to_r_term = to_r * (bound_for_r - tf.stop_gradient(bound_for_r))
         loss = self.weight_now(self.beta) * kl + penalty + to_r_term

@@ -4,7 +4,7 @@ Run by tests/test_distribute.py in a fresh process, because the CPU must be
 split into logical devices before TensorFlow initialises its devices:
 
     python distributed_steps.py NUM_DEVICES OUTPUT_DIR CASE [CASE ...] [--jit] [--save=CASE,...]
-        [--uneven=CASE,...]
+        [--uneven=CASE,...] [--results=FILE]
 
 For each case (a name in ``CASES``), two copies of a model start from the
 same weights and seed state, one under ``tf.distribute.MirroredStrategy`` on
@@ -26,7 +26,7 @@ and without XLA (whose random numbers differ from TensorFlow's kernels'). Both
   with sample weights: the losses of both and the largest difference of the
   variables.
 
-OUTPUT_DIR/results_NUM_DEVICES.json receives ``{case: {...}}``.
+OUTPUT_DIR/results_NUM_DEVICES.json (or OUTPUT_DIR/FILE) receives ``{case: {...}}``.
 """
 
 import json
@@ -51,8 +51,8 @@ import mmdvae  # noqa: E402
 
 COMMON = {"image_shape": (8, 8, 1), "network": "mlp", "seed": 1}
 
-#: name -> (class name, arguments); MutualAE's information bound is a
-#: per-replica estimate (see the README), so it is only trained.
+#: name -> (class name, arguments); MutualAE draws its prior codes and decoder
+#: samples per replica, so its step is only trained, not compared with one device.
 CASES = {
     "mmd_vae": ("MMDVAE", {"latent_dim": 3}),
     "info_vae_mmd": ("InfoVAE", {"latent_dim": 3, "alpha": 0.5, "lambda_": 2.0,
@@ -178,6 +178,8 @@ def main():
              for case in option.removeprefix("--save=").split(",")]
     uneven_cases = [case for option in cases if option.startswith("--uneven=")
                     for case in option.removeprefix("--uneven=").split(",")]
+    results_file = next((option.removeprefix("--results=") for option in cases
+                         if option.startswith("--results=")), f"results_{NUM_DEVICES}.json")
     cases = [case for case in cases if not case.startswith("--")]
     devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     strategy = tf.distribute.MirroredStrategy(devices)
@@ -187,7 +189,7 @@ def main():
                                 output_dir if case in saved else None)
     for case in uneven_cases:
         results[f"uneven_{case}"] = uneven(case, strategy)
-    with open(os.path.join(output_dir, f"results_{NUM_DEVICES}.json"), "w") as file:
+    with open(os.path.join(output_dir, results_file), "w") as file:
         json.dump(results, file, indent=1)
 
 

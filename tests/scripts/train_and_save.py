@@ -30,7 +30,7 @@ def run(spec):
     keras.utils.set_random_seed(0)
     images = np.random.default_rng(0).uniform(size=(64,) + IMAGE_SHAPE).astype("float32")
     if spec["load"]:
-        model = keras.saving.load_model(spec["load"])
+        model = mmdvae.load_model(spec["load"])
     else:
         model_class = getattr(mmdvae, spec["model"])
         model = model_class(latent_dim=3, image_shape=IMAGE_SHAPE, network="mlp", seed=0,

@@ -1,12 +1,82 @@
-"""The discretised logistic likelihood of 8-bit pixels, against float64 references."""
+"""The decoders' likelihoods p(x|z) (``mmdvae.likelihoods``), against float64 references."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy.special import expit, log_expit
 
 import mmdvae
-from mmdvae import likelihoods
+from mmdvae import likelihoods, losses
+
+# === Bernoulli, Gaussian and the mean squared error ===
+
+
+def test_mse_log_likelihood_is_the_gaussian_of_its_variance():
+    rng = np.random.default_rng(4)
+    images = rng.uniform(size=(3, 4, 4, 1)).astype("float32")
+    outputs = rng.normal(size=(3, 4, 4, 1)).astype("float32")
+    variance = 0.1
+    mean = 1.0 / (1.0 + np.exp(-outputs.astype("float64")))
+    expected = (-np.sum((images - mean) ** 2, axis=(1, 2, 3)) / (2 * variance)
+                - 0.5 * 16 * np.log(2 * np.pi * variance))
+    mse = likelihoods.get("mse")
+    assert mse.needs_variance
+    np.testing.assert_allclose(mse.log_likelihood(images, outputs, variance=variance), expected,
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="likelihood='mse' is no likelihood.*mse_variance=None"):
+        mse.log_likelihood(images, outputs)
+    bernoulli = likelihoods.get("bernoulli")
+    np.testing.assert_array_equal(bernoulli.log_likelihood(images, outputs),
+                                  -bernoulli.negative_log_likelihood(images, outputs))
+    with pytest.raises(ValueError, match="`mse_variance`.*mse_variance=0.1.*'bernoulli'"):
+        bernoulli.log_likelihood(images, outputs, variance=0.1)
+
+
+def test_bernoulli_and_gaussian_terms_against_numpy():
+    rng = np.random.default_rng(4)
+    images = rng.uniform(size=(3, 4, 4, 1))
+    logits = rng.normal(size=(3, 4, 4, 1))
+    probabilities = 1 / (1 + np.exp(-logits))
+    expected = -np.sum(images * np.log(probabilities) + (1 - images) * np.log(1 - probabilities),
+                       axis=(1, 2, 3))
+    np.testing.assert_allclose(losses.bernoulli_negative_log_likelihood(images, logits),
+                               expected, rtol=1e-10)
+    std = rng.uniform(0.1, 1.0, size=images.shape)
+    expected = -np.sum(-0.5 * np.log(2 * np.pi) - np.log(std)
+                       - (images - probabilities) ** 2 / (2 * std**2), axis=(1, 2, 3))
+    np.testing.assert_allclose(
+        losses.gaussian_negative_log_likelihood(images, probabilities, std), expected, rtol=1e-10)
+
+
+# === Relaxed categorical ===
+
+
+def test_relaxed_categorical_samples_follow_the_decoder():
+    keras.utils.set_random_seed(0)
+    model = mmdvae.MutualAE(latent_dim=1, image_shape=(4,), network="mlp",
+                            likelihood=mmdvae.likelihoods.Categorical(temperature=0.3),
+                            seed=0)
+    z = tf.zeros([20_000, 1])
+    samples = model.decoder_samples(z).numpy()
+    np.testing.assert_allclose(samples.sum(axis=-1), 1.0, rtol=1e-5)
+    probabilities = model.decode(z[:1]).numpy()[0]
+    frequencies = np.bincount(samples.argmax(axis=-1), minlength=4) / len(samples)
+    # Gumbel-max: the argmax is a categorical draw (standard error < 0.004).
+    np.testing.assert_allclose(frequencies, probabilities, atol=0.015)
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: mmdvae.likelihoods.Categorical(temperature=0.0), "temperature.*0.0"),
+    (lambda: mmdvae.MutualAE(latent_dim=2, likelihood="poisson"), "likelihood.*'poisson'"),
+    (lambda: mmdvae.MutualAE(latent_dim=2, likelihood="categorical"), "categorical.*2"),
+])
+def test_bad_likelihood_arguments_are_named(build, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        build()
+
+
+# === Discretised logistic of 8-bit pixels ===
 
 LEVELS = np.arange(256) / 255.0
 
