@@ -25,11 +25,14 @@ demo: $(VENV)/installed
 		--epochs 6 --train-size 30000 --batch-size 200 --figures samples,scatter,morph --gif \
 		--out runs/demo --overwrite
 
+# Tests run in up to 4 worker processes (pytest-xdist), one per CPU the machine has.
+TEST_WORKERS := -n logical --maxprocesses=4 --dist worksteal
+
 test: $(VENV)/installed
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest $(TEST_WORKERS)
 
 test-slow: $(VENV)/installed
-	$(VENV)/bin/python -m pytest -m slow
+	$(VENV)/bin/python -m pytest -m slow $(TEST_WORKERS)
 
 docs: $(VENV)/installed
 	$(VENV)/bin/mkdocs build --strict --site-dir site

@@ -25,7 +25,7 @@ ROOT = SCRIPTS.parents[1]
 
 #: Models whose distributed step must equal one device's (tests/scripts/distributed_steps.py).
 EQUAL_CASES = ["mmd_vae", "info_vae_mmd", "info_vae_stein", "vimae", "aae", "elbo_vae"]
-ALL_CASES = [*EQUAL_CASES, "mutual_ae"]
+ALL_CASES = [*EQUAL_CASES, "mutual_ae", "mutual_ae_exact"]
 SAVED_CASES = ["aae", "vimae"]
 #: Models trained on batches the replicas cannot split evenly (tests/scripts/distributed_steps.py).
 UNEVEN_CASES = ["mmd_vae", "aae", "mutual_ae", "elbo_vae"]
@@ -33,7 +33,7 @@ UNEVEN_CASES = ["mmd_vae", "aae", "mutual_ae", "elbo_vae"]
 #: (cases, uneven cases). Together every case of ALL_CASES and UNEVEN_CASES.
 TWO_REPLICA_PARTS = [
     (["mmd_vae", "info_vae_mmd", "info_vae_stein", "vimae", "elbo_vae"], ["elbo_vae"]),
-    (["aae", "mutual_ae"], ["mmd_vae", "aae", "mutual_ae"]),
+    (["aae", "mutual_ae", "mutual_ae_exact"], ["mmd_vae", "aae", "mutual_ae"]),
 ]
 
 
@@ -184,11 +184,13 @@ def test_every_model_trains_under_mirrored_strategy_with_xla_turned_off(two_repl
     assert result["weights_changed"] > 1e-3
 
 
-def test_mutual_ae_step_equals_one_device(two_replicas):
-    # I_hat is a mean over the global batch's prior codes and decoder samples. r(z|x)'s
-    # gradient is the difference of two ~2 gamma |I_hat - M| times larger ones, hence
-    # the wider gradient tolerance (its step is measured to 1.5e-5 on 2 replicas).
-    _check_equal_to_one_device(two_replicas[1]["mutual_ae"], gradient_tolerance=1e-4)
+@pytest.mark.parametrize("case", ["mutual_ae", "mutual_ae_exact"])
+def test_mutual_ae_step_equals_one_device(two_replicas, case):
+    # I_hat is a mean over the global batch's prior codes and decoder samples (or, on one
+    # categorical variable, the sum over its values). r(z|x)'s gradient is the difference
+    # of two ~2 gamma |I_hat - M| times larger ones, hence the wider gradient tolerance
+    # (its step is measured to 1.5e-5 on 2 replicas).
+    _check_equal_to_one_device(two_replicas[1][case], gradient_tolerance=1e-4)
 
 
 @pytest.mark.parametrize("case", SAVED_CASES)
@@ -227,7 +229,8 @@ def test_four_replicas_step_equals_one_device(tmp_path):
     assert results["num_replicas"] == 4
     for case in EQUAL_CASES:
         _check_equal_to_one_device(results[case])
-    assert np.isfinite(results["mutual_ae"]["history"][1]).all()
+    for case in ("mutual_ae", "mutual_ae_exact"):
+        assert np.isfinite(results[case]["history"][1]).all()
 
 
 # --- MultiWorkerMirroredStrategy: two processes on 127.0.0.1 ----------------------

@@ -78,6 +78,33 @@ def test_mixed_bfloat16_networks_are_half_and_the_loss_is_float32(policy, name, 
     assert values["loss"] != expected["loss"]
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16"], indirect=True)
+def test_mixed_bfloat16_mutual_ae_sums_its_exact_bound_in_float32(policy):
+    """A single categorical variable: ``I_hat`` summed over its 5 values from half networks."""
+    one_hot = tf.constant(np.eye(5, dtype="float32")[np.arange(16) % 5])
+
+    def terms():
+        model = tiny_model(mmdvae.MutualAE, latent_dim=1, image_shape=(5,),
+                           likelihood="categorical", information=0.7)
+        fix_random_numbers(model)
+        return model, model.compute_terms(one_hot, training=True)
+
+    keras.mixed_precision.set_global_policy("float32")
+    _, expected = terms()
+    keras.mixed_precision.set_global_policy(policy)
+    model, values = terms()
+    assert model.exact_bound
+    assert model.decoder(tf.zeros([1, 1])).dtype == tf.bfloat16
+    assert all(output.dtype == tf.bfloat16
+               for output in tf.nest.flatten(model.inference_network(one_hot)))
+    for key, value in values.items():
+        assert value.dtype == tf.float32, key
+        np.testing.assert_allclose(float(value), float(expected[key]),
+                                   rtol=BFLOAT16_LOSS_RTOL, atol=1e-4, err_msg=key)
+    assert float(values["mutual_information_bound"]) != float(
+        expected["mutual_information_bound"])
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"], indirect=True)
 def test_the_mmd_of_half_precision_networks_keeps_its_float64_accuracy(policy):
     model, values, _, z = terms_and_codes("mmd", {}, tiny_images())

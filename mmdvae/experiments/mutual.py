@@ -299,7 +299,7 @@ def _label(target):
 
 
 def _decoder_figure(records, models, seed):
-    figure = plotting.StandaloneFigure(figsize=(12, 2.3 * len(models)), layout="tight")
+    figure = plotting.StandaloneFigure(figsize=(12, 2.6 * len(models)), layout="tight")
     grid = figure.subplots(len(models), 2, squeeze=False)
     x = np.linspace(-4.0, 4.0, 401)
     for row, (label, target, _) in enumerate(models):
@@ -316,7 +316,7 @@ def _decoder_figure(records, models, seed):
             prior = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
             axes.plot(x, prior * np.exp(_normal_log_density(x, mean, std)),
                       color=colormaps["coolwarm"](index / len(normal["grid"])))
-        axes.set(xlabel="x", title=f"{_label(target)}: p(x|z) p(z) for 15 z in [-3, 3], "
+        axes.set(xlabel="x", title=f"{_label(target)}: p(x|z) p(z) for 15 z in [-3, 3]\n"
                  f"I estimate = {normal['information']:.2f} nats")
     return figure
 
