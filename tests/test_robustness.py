@@ -531,6 +531,15 @@ def leaves_no_directory(path):
     return check
 
 
+def warning_first(pattern, call):
+    """``call``, which warns with ``pattern`` (a UserWarning) before its error."""
+    def run(doors):
+        with pytest.warns(UserWarning, match=pattern):
+            return call(doors)
+
+    return run
+
+
 # Bad input to everything but `fit` and the constructors: (call, error type, message naming
 # the argument and the value received[, a check after the error]).
 OTHER_DOORS = {
@@ -569,8 +578,9 @@ OTHER_DOORS = {
         r"'dcgan' encoder for image_shape=\(1000, 1000, 3\) and latent_dim=2 would have "
         r"8,192,137,410 weights \(30\.5 GiB as float32\), more than MAX_NETWORK_WEIGHTS"),
     "dcgan on 1000x1000 images, CLI": (
-        lambda d: command("train", "--dataset", d.truncated_images(), "--skip-unreadable",
-                          "--image-size", "1000x1000", "--out", d.tmp / "new" / "run"),
+        warning_first(r"Leaving out 1 unreadable image file", lambda d: command(
+            "train", "--dataset", d.truncated_images(), "--skip-unreadable",
+            "--image-size", "1000x1000", "--out", d.tmp / "new" / "run")),
         SystemExit, r"error: --model mmd: The 'dcgan' encoder for image_shape=\(1000, 1000, 1\)"
         r".* would have [\d,]+ weights", leaves_no_directory("new")),
     "offline download": (
