@@ -99,9 +99,29 @@ def _seeds(claim: dict) -> str:
     return str(claim.get("seeds", 1))
 
 
+def _phase_table(name: str, directory: Path) -> list:
+    """The lines of a table of an unfinished run's phases: each model's training so far."""
+    rows = []
+    for path in sorted((directory / "phases").glob("*.json")):
+        for label, record in _read(path).get("training", {}).items():
+            fraction = record.get("fraction_of_source_training")
+            stopped_by = record.get("stopped_by", "-")
+            if fraction is None and stopped_by == "schedule":
+                stopped_by = "the step limit"  # no source schedule: the rule never held
+            rows.append(f"| {path.stem} | {'' if label == path.stem else label} | "
+                        f"{record['steps']:,} | "
+                        + (f"{fraction:.0%}" if fraction is not None else "no schedule")
+                        + f" | {stopped_by} | {record['seconds']:.0f} |")
+    if not rows:
+        return []
+    return [f"### `{name}`: the phases finished so far", "",
+            "| phase | model | steps | fraction of the source's training | stopped by "
+            "| seconds |", "|---|---|---|---|---|---|", *rows, ""]
+
+
 def build_page(results: Path = RESULTS) -> str:
     """The text of docs/REPRODUCTION.md for the runs in ``results``."""
-    rows, sections, pending = [], [], []
+    rows, sections, pending, progress = [], [], [], []
     for name in ORDER:
         directory = results / name
         finished = directory / "results.json"
@@ -122,6 +142,7 @@ def build_page(results: Path = RESULTS) -> str:
                            f"{run['seed']}): in progress, {len(phases)} phase(s) finished "
                            f"and committed ({', '.join(phases) or 'none yet'}); "
                            f"`--resume` continues it.")
+            progress += _phase_table(name, directory)
         else:
             pending.append(f"- `{name}`: not yet run at the source scale.")
     lines = [INTRODUCTION, "## The claims", ""]
@@ -131,7 +152,7 @@ def build_page(results: Path = RESULTS) -> str:
     else:
         lines += ["No experiment has finished at the source scale yet.", ""]
     if pending:
-        lines += ["## Runs not finished", "", *pending, ""]
+        lines += ["## Runs not finished", "", *pending, "", *progress]
     for section in sections:
         lines += [section.rstrip(), ""]
     return "\n".join(lines)

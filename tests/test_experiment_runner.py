@@ -137,11 +137,19 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
     started = tmp_path / "pixelcnn"
     (started / "phases").mkdir(parents=True)
     (started / "run.json").write_text(json.dumps({"scale": "source", "seed": 0}))
-    (started / "phases" / "elbo_z2_seed0.json").write_text("{}")
+    (started / "phases" / "elbo_z2_seed0.json").write_text(json.dumps({"training": {
+        "elbo_z2_seed0": {"steps": 1250, "fraction_of_source_training": None,
+                          "stopped_by": "convergence", "seconds": 749.4}}}))
+    (started / "phases" / "aae_z2_seed0.json").write_text(json.dumps({"training": {
+        "aae": {"steps": 2000, "fraction_of_source_training": None,
+                "stopped_by": "schedule", "seconds": 828.6}}}))
     text = page["build_page"](tmp_path)
+    assert "### `pixelcnn`: the phases finished so far" in text
+    assert "| elbo_z2_seed0 |  | 1,250 | no schedule | convergence | 749 |" in text
+    assert "| aae_z2_seed0 | aae | 2,000 | no schedule | the step limit | 829 |" in text
     assert "| `tutorial` | fast | **held** | 3 | source | 50%-100% |" in text
     assert ("| `tutorial` | clusters | **not decided** (the margin is inside the "
             "seed-to-seed spread) | 3 | source | 50%-100% |") in text
-    assert "- `pixelcnn` (source scale, seed 0): in progress, 1 phase(s) finished" in text
+    assert "- `pixelcnn` (source scale, seed 0): in progress, 2 phase(s) finished" in text
     assert "- `mutual`: not yet run at the source scale." in text
     assert "## Title" in text and "](results/tutorial/figures/training.png)" in text
