@@ -59,6 +59,12 @@ with a mean margin within 2 seed-to-seed standard deviations of the committed on
 """
 
 
+PHASE_TIMES = """\
+In the tables of phases below, seconds are wall times: they include whatever shared the
+machine and any pause of the run. CPU seconds are the run's own CPU time over all its
+threads ("-" for phases run before it was recorded)."""
+
+
 def _read(path: Path):
     return json.loads(path.read_text())
 
@@ -111,12 +117,14 @@ def _phase_table(name: str, directory: Path) -> list:
             rows.append(f"| {path.stem} | {'' if label == path.stem else label} | "
                         f"{record['steps']:,} | "
                         + (f"{fraction:.0%}" if fraction is not None else "no schedule")
-                        + f" | {stopped_by} | {record['seconds']:.0f} |")
+                        + f" | {stopped_by} | {record['seconds']:.0f} | "
+                        + (f"{record['cpu_seconds']:.0f} |" if "cpu_seconds" in record
+                           else "- |"))
     if not rows:
         return []
     return [f"### `{name}`: the phases finished so far", "",
             "| phase | model | steps | fraction of the source's training | stopped by "
-            "| seconds |", "|---|---|---|---|---|---|", *rows, ""]
+            "| seconds | CPU seconds |", "|---|---|---|---|---|---|---|", *rows, ""]
 
 
 def build_page(results: Path = RESULTS) -> str:
@@ -152,7 +160,9 @@ def build_page(results: Path = RESULTS) -> str:
     else:
         lines += ["No experiment has finished at the source scale yet.", ""]
     if pending:
-        lines += ["## Runs not finished", "", *pending, "", *progress]
+        lines += ["## Runs not finished", "", *pending, ""]
+    if progress:
+        lines += [PHASE_TIMES, "", *progress]
     for section in sections:
         lines += [section.rstrip(), ""]
     return "\n".join(lines)

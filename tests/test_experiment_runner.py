@@ -1,5 +1,7 @@
 """The experiment runner: verdicts over seeds, the convergence rule, the training record."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -70,6 +72,8 @@ def test_run_fit_records_steps_curves_and_the_fraction_of_the_source(tmp_path):
     # ceil(12 / 5) = 3 epochs of 5 steps: records at 0 (measure only), 5, 10, 15.
     assert record["steps"] == 15 and record["fraction_of_source_training"] == 15 / 48
     assert record["stopped_by"] == "schedule"
+    # CPU time over all threads: positive, at most the wall time on every core.
+    assert 0 < record["cpu_seconds"] <= record["seconds"] * (os.cpu_count() or 1) + 0.1
     curves = record["curves"]
     assert curves["step"] == [0, 5, 10, 15] and curves["measured"] == [1.0, 2.0, 3.0, 4.0]
     assert curves["loss"][0] is None and all(np.isfinite(curves["loss"][1:]))
@@ -142,11 +146,12 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
                           "stopped_by": "convergence", "seconds": 749.4}}}))
     (started / "phases" / "aae_z2_seed0.json").write_text(json.dumps({"training": {
         "aae": {"steps": 2000, "fraction_of_source_training": None,
-                "stopped_by": "schedule", "seconds": 828.6}}}))
+                "stopped_by": "schedule", "seconds": 828.6, "cpu_seconds": 1502.2}}}))
     text = page["build_page"](tmp_path)
     assert "### `pixelcnn`: the phases finished so far" in text
-    assert "| elbo_z2_seed0 |  | 1,250 | no schedule | convergence | 749 |" in text
-    assert "| aae_z2_seed0 | aae | 2,000 | no schedule | the step limit | 829 |" in text
+    assert "| elbo_z2_seed0 |  | 1,250 | no schedule | convergence | 749 | - |" in text
+    assert ("| aae_z2_seed0 | aae | 2,000 | no schedule | the step limit | 829 | 1502 |"
+            in text)
     assert "| `tutorial` | fast | **held** | 3 | source | 50%-100% |" in text
     assert ("| `tutorial` | clusters | **not decided** (the margin is inside the "
             "seed-to-seed spread) | 3 | source | 50%-100% |") in text

@@ -40,7 +40,7 @@ from mmdvae.experiments.report import FIGURE_DIRECTORY, render_report, save_figu
 RUN_FILE = outputs.RUN_FILE
 #: The numbers of a training record that ``results.json`` lists per phase.
 TRAINING_SUMMARY_KEYS = ("steps", "source_steps", "fraction_of_source_training",
-                         "stopped_by", "seconds")
+                         "stopped_by", "seconds", "cpu_seconds")
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.md"
 PHASE_DIRECTORY = "phases"
@@ -284,9 +284,10 @@ class Run:
             return values
         self.log(f"phase {name}: running")
         keras.utils.set_random_seed(self.seed_for(name))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         values = dict(compute())
         values["seconds"] = time.perf_counter() - start
+        values["cpu_seconds"] = time.process_time() - cpu_start
         self.phase_seconds[name] = self.computed_seconds[name] = values["seconds"]
         self._note_training(name, values)
         arrays = {key: np.asarray(value) for key, value in values.items()
@@ -328,8 +329,10 @@ class Run:
         Returns a JSON-ready dict: ``steps`` trained, ``source_steps`` (the
         source's schedule, or ``None`` where it gives none),
         ``fraction_of_source_training``, ``stopped_by`` (``"schedule"`` or
-        ``"convergence"``), ``seconds`` of training and ``curves`` (``step`` and
-        one list per quantity).
+        ``"convergence"``), ``seconds`` of training (wall time), ``cpu_seconds``
+        (this process's CPU time over all its threads: unlike the wall time, not
+        lengthened by other jobs or by the process being paused) and ``curves``
+        (``step`` and one list per quantity).
         """
         import keras
 
@@ -337,7 +340,7 @@ class Run:
 
         record_every = max(1, min(record_every, steps))
         curves = TrainingCurves(measure, convergence)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.fit(dataset, epochs=max(1, math.ceil(steps / record_every)),
                   steps_per_epoch=record_every, verbose=self.verbose,
                   callbacks=[curves, keras.callbacks.TerminateOnNaN()], **fit_arguments)
@@ -348,6 +351,7 @@ class Run:
             "fraction_of_source_training": (trained / source_steps) if source_steps else None,
             "stopped_by": "convergence" if curves.converged else "schedule",
             "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu_start,
             "curves": curves.curves,
         }
 
