@@ -1,14 +1,6 @@
-"""Kernels and the maximum mean discrepancy (MMD).
+"""Kernels and the maximum mean discrepancy (MMD), the MMD-VAE's divergence.
 
-The MMD between samples `x` of `q(z)` and `y` of `p(z)` is the divergence of the
-MMD-VAE (Zhao, Song, Ermon, "InfoVAE: Information Maximizing Variational
-Autoencoders", AAAI 2019, and the accompanying tutorial):
-
-```
-MMD^2 = mean_ij k(x_i, x_j) + mean_ij k(y_i, y_j) - 2 mean_ij k(x_i, y_j)
-```
-
-The package, one module per piece:
+The estimator and its equation are in `mmd`. The package, one module per piece:
 
 - `objects`: the kernels, `Tutorial()`, `RBF(bandwidth)`,
   `InverseMultiquadric(scales)` or a subclass of `Kernel`, and `get_kernel`,
