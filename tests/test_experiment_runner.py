@@ -158,3 +158,33 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
     assert "- `pixelcnn` (source scale, seed 0): in progress, 2 phase(s) finished" in text
     assert "- `mutual`: not yet run at the source scale." in text
     assert "## Title" in text and "](results/tutorial/figures/training.png)" in text
+
+
+def test_the_first_steps_script_takes_each_terms_gradient_on_the_encoder_alone():
+    """``scripts/pixelcnn_first_steps.py``: the ELBO's regulariser is the analytic KL."""
+    import runpy
+    from pathlib import Path
+
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts"
+                                / "pixelcnn_first_steps.py"))
+    model = tiny_model("elbo", seed=3)
+    batches = [tiny_images(16, seed=1), tiny_images(16, seed=2)]
+    weights = model.encoder.trainable_weights
+    expected = []
+    for images in batches:
+        with tf.GradientTape() as tape:
+            _, z_mean, z_log_var = model.posterior(images, training=True)
+            kl = tf.reduce_mean(0.5 * tf.reduce_sum(
+                tf.exp(z_log_var) + tf.square(z_mean) - 1.0 - z_log_var, axis=-1))
+        expected.append(tape.gradient(kl, weights))
+    norms = [float(tf.linalg.global_norm(gradients)) for gradients in expected]
+    mean = [(first + second) / 2 for first, second in zip(*expected, strict=True)]
+    gradients = script["gradient_norms"](model, batches)
+    np.testing.assert_allclose(gradients["regularization_loss"], np.mean(norms), rtol=1e-5)
+    np.testing.assert_allclose(gradients["regularization_loss_coherence"],
+                               float(tf.linalg.global_norm(mean)) / np.mean(norms), rtol=1e-5)
+    assert 0 < gradients["regularization_loss_coherence"] < 1
+    # The same batch twice: every batch pulls the same way.
+    same = script["gradient_norms"](model, [batches[0], batches[0]])
+    np.testing.assert_allclose(same["regularization_loss_coherence"], 1.0, rtol=1e-6)
+    assert gradients["reconstruction_loss"] > 0

@@ -1,0 +1,202 @@
+"""The first steps of the ``pixelcnn`` experiment's models, recorded closely.
+
+The experiment records its models every 250 steps; at the first record the
+MMD-VAE (lambda = 1000) already has ``I_q(x; z) = 0``. This script trains the same
+models (``mmdvae.experiments.pixelcnn``: its networks, data, seeds and optimizer)
+for ``--steps`` steps and records every ``--every`` steps, on the experiment's test
+images: ``I_q(x; z)``, active units, the mean posterior variance, the spread of
+the posterior means, and the gradients of the loss's two terms (reconstruction,
+regularisation) on the encoder's weights over the test batches: their norms and
+how much the batches agree (``gradient_norms``). It writes a Markdown table and a figure.
+
+The models start from the experiment's initial weights and see its batches, but
+their trajectories are not the experiment's step for step: each record draws
+posterior noise from the model's generator, so recording more often changes the
+draws that training gets.
+
+    MMDVAE_DATA_DIR=../shared/datasets python scripts/pixelcnn_first_steps.py \\
+        --models mmd elbo --latent-dim 5 --steps 300 --every 10 \\
+        --out docs/results/pixelcnn-first-steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def gradient_norms(model, batches) -> dict:
+    """The gradients of the loss's two terms on the encoder, over ``batches``.
+
+    For each term (``reconstruction_loss``, ``regularization_loss``): the mean over
+    the batches of its gradient's norm, and its *coherence*, the norm of the mean
+    gradient over that mean norm: 1 when every batch pulls the same way, about
+    ``1 / sqrt(len(batches))`` when the gradients are independent noise.
+    """
+    import tensorflow as tf
+
+    weights = model.encoder.trainable_weights
+    sums, norms = {}, {}
+    for images in batches:
+        with tf.GradientTape(persistent=True) as tape:
+            terms = model.compute_terms(images, training=True)
+        for name in ("reconstruction_loss", "regularization_loss"):
+            gradients = [tf.zeros_like(weight) if gradient is None else gradient
+                         for gradient, weight in zip(tape.gradient(terms[name], weights),
+                                                     weights, strict=True)]
+            sums[name] = gradients if name not in sums else [
+                total + gradient for total, gradient in zip(sums[name], gradients, strict=True)]
+            norms.setdefault(name, []).append(float(tf.linalg.global_norm(gradients)))
+        del tape
+    results = {}
+    for name in sums:
+        mean_norm = float(np.mean(norms[name]))
+        norm_of_mean = float(tf.linalg.global_norm(sums[name])) / len(batches)
+        results[name] = mean_norm
+        results[f"{name}_coherence"] = norm_of_mean / mean_norm if mean_norm > 0 else 0.0
+    return results
+
+
+def measure(model, test_images, seed: int) -> dict:
+    from mmdvae import evaluation
+    from mmdvae.experiments import pixelcnn
+
+    z_mean, z_log_var = evaluation.posterior_parameters(model, test_images)
+    batch = pixelcnn.BATCH_SIZE
+    gradients = gradient_norms(model, [test_images[start:start + batch]
+                                       for start in range(0, len(test_images), batch)])
+    return {
+        **pixelcnn.latent_use(model, test_images, seed),
+        "posterior_variance": float(np.mean(np.exp(z_log_var))),
+        "mean_spread": float(np.mean(np.var(z_mean, axis=0))),
+        "reconstruction_gradient": gradients["reconstruction_loss"],
+        "regularization_gradient": gradients["regularization_loss"],
+        "reconstruction_coherence": gradients["reconstruction_loss_coherence"],
+        "regularization_coherence": gradients["regularization_loss_coherence"],
+    }
+
+
+def train(name: str, latent_dim: int, steps: int, every: int, seed: int, data_dir) -> dict:
+    """One model of the experiment's phase ``{name}_z{latent_dim}_seed{seed}``, closely recorded."""
+    from mmdvae import data
+    from mmdvae.experiments import pixelcnn
+    from mmdvae.experiments.runner import Run
+
+    sizes = pixelcnn.EXPERIMENT.sizes_for("source")
+    with tempfile.TemporaryDirectory() as directory:
+        run = Run(pixelcnn.EXPERIMENT, directory, sizes, seed=0, scale="source",
+                  data_dir=data_dir, verbose=0, write=False)
+        model_seed = run.seed_for(f"{name}_z{latent_dim}_seed{seed}")
+        test_grey, _ = run.load("mnist", "test", train_size=sizes["test_images"])
+        test_images = pixelcnn.binarized(test_grey, run.seed_for("data") + 1)
+        model = pixelcnn.build(name, latent_dim, sizes, model_seed)
+        pixelcnn.compile_model(model, run.jit_compile)
+        batches = data.load("mnist", "train", batch_size=pixelcnn.BATCH_SIZE, shuffle=True,
+                            seed=model_seed, binarize="stochastic", data_dir=data_dir).repeat()
+        record = run.fit(model, batches, steps=steps, source_steps=None, record_every=every,
+                         measure=lambda model: measure(model, test_images, model_seed))
+    return record["curves"]
+
+
+COLUMNS = (("step", "step", "d"), ("mutual_information", "I_q (nats)", ".3f"),
+           ("active_units", "active units", ".0f"), ("posterior_variance", "mean Var q(z\\|x)",
+                                                     ".3f"),
+           ("mean_spread", "Var_x E[z\\|x]", ".4f"), ("reconstruction_gradient",
+                                                   "grad. of reconstruction", ".3g"),
+           ("regularization_gradient", "grad. of regulariser", ".3g"),
+           ("reconstruction_coherence", "coherence of reconstruction", ".2f"),
+           ("regularization_coherence", "coherence of regulariser", ".2f"),
+           ("test_loss", "test loss", ".2f"))
+
+
+def table(curves: dict) -> list:
+    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    for index in range(len(curves["step"])):
+        lines.append("| " + " | ".join(format(curves[key][index], spec)
+                                       for key, _, spec in COLUMNS) + " |")
+    return lines
+
+
+def figure(all_curves: dict, path: Path):
+    from mmdvae import plotting
+
+    keys = (("mutual_information", "I_q(x; z), nats"), ("posterior_variance",
+                                                        "mean Var q(z|x)"),
+            ("mean_spread", "Var_x E[z|x] (mean over units)"),
+            ("gradient_ratio", "|grad regulariser| / |grad reconstruction|"),
+            ("regularization_coherence", "coherence (solid: regulariser,\n"
+                                         "dashed: reconstruction)"))
+    plot = plotting.StandaloneFigure(figsize=(17, 3.4), layout="tight")
+    grid = plot.subplots(1, len(keys))
+    for index, (label, curves) in enumerate(all_curves.items()):
+        curves = {**curves, "gradient_ratio": list(
+            np.asarray(curves["regularization_gradient"])
+            / np.maximum(curves["reconstruction_gradient"], 1e-30))}
+        for axes, (key, title) in zip(grid, keys, strict=True):
+            axes.plot(curves["step"], curves[key], color=f"C{index}", label=label)
+            axes.set(xlabel="step", title=title)
+        grid[4].plot(curves["step"], curves["reconstruction_coherence"], color=f"C{index}",
+                     linestyle="--")
+    grid[2].set_yscale("log")
+    grid[3].set_yscale("log")
+    grid[4].axhline(1 / np.sqrt(10), color="grey", linewidth=0.8)
+    grid[4].set_ylim(0, 1.05)
+    grid[0].legend(fontsize="small")
+    temporary = path.with_suffix(".tmp.png")
+    plot.savefig(temporary, dpi=80)
+    os.replace(temporary, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["mmd", "elbo"],
+                        choices=["elbo", "aae", "stein", "mmd"])
+    parser.add_argument("--latent-dim", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="the experiment's seed index")
+    parser.add_argument("--out", type=Path, required=True, help="a directory")
+    arguments = parser.parse_args(argv)
+    from mmdvae.experiments import pixelcnn
+
+    data_dir = os.environ.get("MMDVAE_DATA_DIR")
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    all_curves, lines = {}, [
+        "# The PixelCNN experiment's first steps", "",
+        f"Made by `scripts/pixelcnn_first_steps.py --models {' '.join(arguments.models)} "
+        f"--latent-dim {arguments.latent_dim} --steps {arguments.steps} --every "
+        f"{arguments.every} --seed {arguments.seed}`: the models of the `pixelcnn` "
+        f"experiment's phases `NAME_z{arguments.latent_dim}_seed{arguments.seed}` (same "
+        "initial weights, data and optimizer; each record draws posterior noise, so the "
+        "trajectory is not the experiment's step for step), recorded every "
+        f"{arguments.every} steps, on the experiment's 1,000 test images. \"grad.\" is the "
+        "norm of the gradient of one term of the loss on the encoder's weights, averaged "
+        "over the 10 test batches of 100; \"coherence\" is the norm of that gradient's mean "
+        "over the 10 batches divided by that average: 1 when the batches agree, about "
+        "1/sqrt(10) = 0.32 for independent noise.", ""]
+    for name in arguments.models:
+        label = pixelcnn.MODELS[name][2]
+        curves = train(name, arguments.latent_dim, arguments.steps, arguments.every,
+                       arguments.seed, data_dir)
+        all_curves[label] = curves
+        lines += [f"## {label}", "", *table(curves), ""]
+        print(f"{label}: done", file=sys.stderr)
+    figure(all_curves, arguments.out / "first_steps.png")
+    lines += ["![first steps](first_steps.png)", ""]
+    for path, text in ((arguments.out / "first_steps.json", json.dumps(all_curves, indent=1)),
+                       (arguments.out / "README.md", "\n".join(lines))):
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
