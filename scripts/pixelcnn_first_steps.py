@@ -67,12 +67,14 @@ def measure(model, test_images, seed: int) -> dict:
     from mmdvae import evaluation
     from mmdvae.experiments import pixelcnn
 
+    # The experiment's own measures first, drawing what they draw in the experiment.
+    latent_use = pixelcnn.latent_use(model, test_images, seed)
     z_mean, z_log_var = evaluation.posterior_parameters(model, test_images)
     batch = pixelcnn.BATCH_SIZE
     gradients = gradient_norms(model, [test_images[start:start + batch]
                                        for start in range(0, len(test_images), batch)])
     return {
-        **pixelcnn.latent_use(model, test_images, seed),
+        **latent_use,
         "posterior_variance": float(np.mean(np.exp(z_log_var))),
         "mean_spread": float(np.mean(np.var(z_mean, axis=0))),
         "reconstruction_gradient": gradients["reconstruction_loss"],
@@ -84,7 +86,6 @@ def measure(model, test_images, seed: int) -> dict:
 
 def train(name: str, latent_dim: int, steps: int, every: int, seed: int, data_dir) -> dict:
     """One model of the experiment's phase ``{name}_z{latent_dim}_seed{seed}``, closely recorded."""
-    from mmdvae import data
     from mmdvae.experiments import pixelcnn
     from mmdvae.experiments.runner import Run
 
@@ -92,15 +93,15 @@ def train(name: str, latent_dim: int, steps: int, every: int, seed: int, data_di
     with tempfile.TemporaryDirectory() as directory:
         run = Run(pixelcnn.EXPERIMENT, directory, sizes, seed=0, scale="source",
                   data_dir=data_dir, verbose=0, write=False)
-        model_seed = run.seed_for(f"{name}_z{latent_dim}_seed{seed}")
-        test_grey, _ = run.load("mnist", "test", train_size=sizes["test_images"])
-        test_images = pixelcnn.binarized(test_grey, run.seed_for("data") + 1)
-        model = pixelcnn.build(name, latent_dim, sizes, model_seed)
-        pixelcnn.compile_model(model, run.jit_compile)
-        batches = data.load("mnist", "train", batch_size=pixelcnn.BATCH_SIZE, shuffle=True,
-                            seed=model_seed, binarize="stochastic", data_dir=data_dir).repeat()
-        record = run.fit(model, batches, steps=steps, source_steps=None, record_every=every,
-                         measure=lambda model: measure(model, test_images, model_seed))
+        test_images, _, _ = pixelcnn.evaluation_images(run)
+
+        def compute():
+            model, batches, model_seed = pixelcnn.model_and_batches(run, name, latent_dim, seed)
+            return run.fit(model, batches, steps=steps, source_steps=None, record_every=every,
+                           measure=lambda model: measure(model, test_images, model_seed))
+
+        # `phase` seeds Python, NumPy and TensorFlow as the experiment's phase does.
+        record = run.phase(f"{name}_z{latent_dim}_seed{seed}", compute)
     return record["curves"]
 
 
@@ -124,7 +125,7 @@ def table(curves: dict) -> list:
     return lines
 
 
-def figure(all_curves: dict, path: Path):
+def figure(all_curves: dict, path: Path, num_batches: int):
     from mmdvae import plotting
 
     keys = (("mutual_information", "I_q(x; z), nats"), ("posterior_variance",
@@ -146,7 +147,7 @@ def figure(all_curves: dict, path: Path):
                      linestyle="--")
     grid[2].set_yscale("log")
     grid[3].set_yscale("log")
-    grid[4].axhline(1 / np.sqrt(10), color="grey", linewidth=0.8)
+    grid[4].axhline(1 / np.sqrt(num_batches), color="grey", linewidth=0.8)
     grid[4].set_ylim(0, 1.05)
     grid[0].legend(fontsize="small")
     temporary = path.with_suffix(".tmp.png")
@@ -154,19 +155,39 @@ def figure(all_curves: dict, path: Path):
     os.replace(temporary, path)
 
 
+def integer_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= {minimum}; received {text!r}")
+        return value
+
+    return parse
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["mmd", "elbo"],
                         choices=["elbo", "aae", "stein", "mmd"])
-    parser.add_argument("--latent-dim", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--every", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0, help="the experiment's seed index")
+    parser.add_argument("--latent-dim", type=integer_at_least(1), default=5)
+    parser.add_argument("--steps", type=integer_at_least(1), default=300)
+    parser.add_argument("--every", type=integer_at_least(1), default=10)
+    parser.add_argument("--seed", type=integer_at_least(0), default=0,
+                        help="the experiment's seed index (its runs have 0, 1, 2)")
     parser.add_argument("--out", type=Path, required=True, help="a directory")
     arguments = parser.parse_args(argv)
+    if arguments.out.exists() and not arguments.out.is_dir():
+        parser.error(f"argument --out: {arguments.out} is a file, not a directory")
     from mmdvae.experiments import pixelcnn
 
     data_dir = os.environ.get("MMDVAE_DATA_DIR")
+    num_batches = pixelcnn.EXPERIMENT.sizes_for("source")["test_images"] // pixelcnn.BATCH_SIZE
     arguments.out.mkdir(parents=True, exist_ok=True)
     all_curves, lines = {}, [
         "# The PixelCNN experiment's first steps", "",
@@ -176,19 +197,25 @@ def main(argv=None) -> int:
         f"experiment's phases `NAME_z{arguments.latent_dim}_seed{arguments.seed}` (same "
         "initial weights, data and optimizer; each record draws posterior noise, so the "
         "trajectory is not the experiment's step for step), recorded every "
-        f"{arguments.every} steps, on the experiment's 1,000 test images. \"grad.\" is the "
-        "norm of the gradient of one term of the loss on the encoder's weights, averaged "
-        "over the 10 test batches of 100; \"coherence\" is the norm of that gradient's mean "
-        "over the 10 batches divided by that average: 1 when the batches agree, about "
-        "1/sqrt(10) = 0.32 for independent noise.", ""]
+        f"{arguments.every} steps, on the experiment's {num_batches * pixelcnn.BATCH_SIZE:,} "
+        "test images. \"grad.\" is the norm of the gradient of one term of the loss on the "
+        "encoder's weights, averaged "
+        f"over the {num_batches} test batches of {pixelcnn.BATCH_SIZE}; \"coherence\" is the "
+        "norm of that gradient's mean over the batches divided by that average: 1 when the "
+        f"batches agree, about 1/sqrt({num_batches}) = {1 / np.sqrt(num_batches):.2f} for "
+        "independent noise.", ""]
     for name in arguments.models:
         label = pixelcnn.MODELS[name][2]
-        curves = train(name, arguments.latent_dim, arguments.steps, arguments.every,
-                       arguments.seed, data_dir)
+        try:
+            curves = train(name, arguments.latent_dim, arguments.steps, arguments.every,
+                           arguments.seed, data_dir)
+        except (TypeError, ValueError) as error:  # bad data or settings, in one line
+            print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+            return 1
         all_curves[label] = curves
         lines += [f"## {label}", "", *table(curves), ""]
         print(f"{label}: done", file=sys.stderr)
-    figure(all_curves, arguments.out / "first_steps.png")
+    figure(all_curves, arguments.out / "first_steps.png", num_batches)
     lines += ["![first steps](first_steps.png)", ""]
     for path, text in ((arguments.out / "first_steps.json", json.dumps(all_curves, indent=1)),
                        (arguments.out / "README.md", "\n".join(lines))):

@@ -160,13 +160,42 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
     assert "## Title" in text and "](results/tutorial/figures/training.png)" in text
 
 
-def test_the_first_steps_script_takes_each_terms_gradient_on_the_encoder_alone():
-    """``scripts/pixelcnn_first_steps.py``: the ELBO's regulariser is the analytic KL."""
+def _first_steps_script():
     import runpy
     from pathlib import Path
 
-    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts"
-                                / "pixelcnn_first_steps.py"))
+    return runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts"
+                              / "pixelcnn_first_steps.py"))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--steps", "0"], "argument --steps: must be an integer >= 1; received '0'"),
+    (["--every", "ten"], "argument --every: must be an integer >= 1; received 'ten'"),
+    (["--latent-dim", "-2"], "argument --latent-dim: must be an integer >= 1; received '-2'"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0; received '-1'"),
+    (["--models", "vae"], "argument --models: invalid choice: 'vae'"),
+])
+def test_the_first_steps_script_refuses_bad_arguments_in_one_line(tmp_path, capsys, arguments,
+                                                                   message):
+    with pytest.raises(SystemExit) as exit_info:
+        _first_steps_script()["main"]([*arguments, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_first_steps_script_refuses_a_file_as_its_output_directory(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("kept")
+    with pytest.raises(SystemExit):
+        _first_steps_script()["main"](["--out", str(path)])
+    assert f"argument --out: {path} is a file" in capsys.readouterr().err
+    assert path.read_text() == "kept"
+
+
+def test_the_first_steps_script_takes_each_terms_gradient_on_the_encoder_alone():
+    """``scripts/pixelcnn_first_steps.py``: the ELBO's regulariser is the analytic KL."""
+    script = _first_steps_script()
     model = tiny_model("elbo", seed=3)
     batches = [tiny_images(16, seed=1), tiny_images(16, seed=2)]
     weights = model.encoder.trainable_weights

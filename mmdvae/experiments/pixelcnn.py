@@ -174,14 +174,30 @@ def steps_to_settle(steps, values, tolerance: float = 0.1) -> int:
     return int(steps[first])
 
 
-def train(run, name: str, latent_dim: int, seed: int, images: dict) -> dict:
-    """Trains one model; returns its curves and final measures."""
-    sizes, phase = run.sizes, f"{name}_z{latent_dim}_seed{seed}"
-    model_seed = run.seed_for(phase)
-    model = build(name, latent_dim, sizes, model_seed)
+def model_and_batches(run, name: str, latent_dim: int, seed: int):
+    """``(model, batches, model_seed)`` of the phase ``{name}_z{latent_dim}_seed{seed}``.
+
+    The compiled model at its initial weights and its repeating training batches,
+    stochastically binarised anew every epoch.
+    """
+    model_seed = run.seed_for(f"{name}_z{latent_dim}_seed{seed}")
+    model = build(name, latent_dim, run.sizes, model_seed)
     compile_model(model, run.jit_compile)
     batches = data.load("mnist", "train", batch_size=BATCH_SIZE, shuffle=True, seed=model_seed,
                         binarize="stochastic", data_dir=run.data_dir).repeat()
+    return model, batches, model_seed
+
+
+def evaluation_images(run):
+    """``(binarised, grey, labels)``: the evaluation images, one fixed binarisation."""
+    grey, labels = run.load("mnist", "test", train_size=run.sizes["test_images"])
+    return binarized(grey, run.seed_for("data") + 1), grey, labels
+
+
+def train(run, name: str, latent_dim: int, seed: int, images: dict) -> dict:
+    """Trains one model; returns its curves and final measures."""
+    sizes, phase = run.sizes, f"{name}_z{latent_dim}_seed{seed}"
+    model, batches, model_seed = model_and_batches(run, name, latent_dim, seed)
     run.log(f"{MODELS[name][2]}, z = {latent_dim}, seed {seed}: up to {sizes['max_steps']} "
             f"steps of batch {BATCH_SIZE}")
     test_images = images["test"]
@@ -256,11 +272,10 @@ def _images_figure(records, dims, seed, test_images):
 
 def perform(run) -> Summary:
     sizes, seeds, dims = run.sizes, run.seeds, run.sizes["latent_dims"]
-    data_seed = run.seed_for("data")
     train_images, train_labels = run.load("mnist", "train", train_size=10_000)
-    test_grey, test_labels = run.load("mnist", "test", train_size=sizes["test_images"])
-    images = {"train": binarized(train_images, data_seed), "train_labels": train_labels,
-              "test": binarized(test_grey, data_seed + 1), "test_grey": test_grey,
+    test_binarised, test_grey, test_labels = evaluation_images(run)
+    images = {"train": binarized(train_images, run.seed_for("data")),
+              "train_labels": train_labels, "test": test_binarised, "test_grey": test_grey,
               "test_labels": test_labels}
     records = {}
     for seed in seeds:
