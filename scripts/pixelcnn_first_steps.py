@@ -9,10 +9,10 @@ the posterior means, and the gradients of the loss's two terms (reconstruction,
 regularisation) on the encoder's weights over the test batches: their norms and
 how much the batches agree (``gradient_norms``). It writes a Markdown table and a figure.
 
-The models start from the experiment's initial weights and see its batches, but
-their trajectories are not the experiment's step for step: each record draws
-posterior noise from the model's generator, so recording more often changes the
-draws that training gets.
+The models start from the experiment's initial weights, see its batches and get
+its noise: the records the experiment does not make leave the model's random
+generator as they found it, so the trajectory is the experiment's step for step
+and the records at the experiment's steps (every 250) repeat its values.
 
     MMDVAE_DATA_DIR=../shared/datasets python scripts/pixelcnn_first_steps.py \\
         --models mmd elbo --latent-dim 5 --steps 300 --every 10 \\
@@ -63,16 +63,26 @@ def gradient_norms(model, batches) -> dict:
     return results
 
 
-def measure(model, test_images, seed: int) -> dict:
+def measure(model, test_images, seed: int, experiment_every: int) -> dict:
+    """The experiment's measures and this script's; draws as the experiment's record.
+
+    The experiment records every ``experiment_every`` steps; at those steps the
+    model's generator is left as the experiment's measures leave it, at the
+    others as it was, so training draws the experiment's noise.
+    """
     from mmdvae import evaluation
     from mmdvae.experiments import pixelcnn
 
-    # The experiment's own measures first, drawing what they draw in the experiment.
+    generator = model.seed_generator.state
+    before = generator.numpy()
     latent_use = pixelcnn.latent_use(model, test_images, seed)
+    step = int(model.optimizer.iterations.numpy())
+    after = generator.numpy() if step % experiment_every == 0 else before
     z_mean, z_log_var = evaluation.posterior_parameters(model, test_images)
     batch = pixelcnn.BATCH_SIZE
     gradients = gradient_norms(model, [test_images[start:start + batch]
                                        for start in range(0, len(test_images), batch)])
+    generator.assign(after)
     return {
         **latent_use,
         "posterior_variance": float(np.mean(np.exp(z_log_var))),
@@ -98,7 +108,8 @@ def train(name: str, latent_dim: int, steps: int, every: int, seed: int, data_di
         def compute():
             model, batches, model_seed = pixelcnn.model_and_batches(run, name, latent_dim, seed)
             return run.fit(model, batches, steps=steps, source_steps=None, record_every=every,
-                           measure=lambda model: measure(model, test_images, model_seed))
+                           measure=lambda model: measure(model, test_images, model_seed,
+                                                         sizes["record_every"]))
 
         # `phase` seeds Python, NumPy and TensorFlow as the experiment's phase does.
         record = run.phase(f"{name}_z{latent_dim}_seed{seed}", compute)
@@ -195,8 +206,8 @@ def main(argv=None) -> int:
         f"--latent-dim {arguments.latent_dim} --steps {arguments.steps} --every "
         f"{arguments.every} --seed {arguments.seed}`: the models of the `pixelcnn` "
         f"experiment's phases `NAME_z{arguments.latent_dim}_seed{arguments.seed}` (same "
-        "initial weights, data and optimizer; each record draws posterior noise, so the "
-        "trajectory is not the experiment's step for step), recorded every "
+        "initial weights, data, optimizer and noise, so the trajectory is the experiment's "
+        "step for step), recorded every "
         f"{arguments.every} steps, on the experiment's {num_batches * pixelcnn.BATCH_SIZE:,} "
         "test images. \"grad.\" is the norm of the gradient of one term of the loss on the "
         "encoder's weights, averaged "

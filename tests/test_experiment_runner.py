@@ -217,3 +217,32 @@ def test_the_first_steps_script_takes_each_terms_gradient_on_the_encoder_alone()
     same = script["gradient_norms"](model, [batches[0], batches[0]])
     np.testing.assert_allclose(same["regularization_loss_coherence"], 1.0, rtol=1e-6)
     assert gradients["reconstruction_loss"] > 0
+
+
+def test_the_first_steps_script_trains_as_the_experiment_records_it(tmp_path):
+    """Recording every step leaves training as the experiment's records every 2 do."""
+    from mmdvae.experiments import pixelcnn
+
+    script = _first_steps_script()
+    experiment = runner.Experiment("toy", "t", "s", "c", {"quick": {}}, {}, 1.0, (), None)
+    run = runner.Run(experiment, tmp_path, {}, 0, "quick", verbose=0)
+    test_images = tiny_images(2 * pixelcnn.BATCH_SIZE, seed=5)
+
+    def curves(every, measure):
+        model = compile_model(tiny_model("elbo", seed=4))
+        dataset = tf.data.Dataset.from_tensor_slices(tiny_images(64)).batch(16).repeat()
+        record = run.fit(model, dataset, steps=4, source_steps=None, record_every=every,
+                         measure=measure)
+        return record["curves"], model.get_weights()
+
+    coarse, coarse_weights = curves(2, lambda model: pixelcnn.latent_use(model, test_images, 0))
+    close, close_weights = curves(
+        1, lambda model: script["measure"](model, test_images, 0, experiment_every=2))
+    assert close["step"] == [0, 1, 2, 3, 4] and coarse["step"] == [0, 2, 4]
+    for key in ("test_loss", "mutual_information", "mmd"):
+        assert close[key][::2] == coarse[key], key
+    for close_weight, coarse_weight in zip(close_weights, coarse_weights, strict=True):
+        np.testing.assert_array_equal(close_weight, coarse_weight)
+    # Without restoring the generator the extra records would change what training draws.
+    unrestored, _ = curves(1, lambda model: pixelcnn.latent_use(model, test_images, 0))
+    assert unrestored["test_loss"][2] != coarse["test_loss"][1]
