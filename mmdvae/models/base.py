@@ -82,7 +82,10 @@ class Autoencoder(CheckedModel):
             ``Likelihood``. Defaults to the model's ``default_likelihood``.
         prior: name in ``mmdvae.priors.PRIORS`` or a tensorflow-probability
             distribution with event shape ``[latent_dim]``.
-        seed: integer seed of the model's random numbers (``None``: random).
+        seed: integer seed of the model's random numbers: reparameterisation
+            noise and prior draws (``None``: random). The initial weights come
+            from Keras's global seed: call ``keras.utils.set_random_seed``
+            before building for a repeatable model.
         encoder: a Keras model (functional, sequential or subclassed) from
             images of ``image_shape`` to the code: ``(batch, latent_dim)`` for a
             deterministic encoder; a ``(z_mean, z_log_var)`` pair of that shape or
