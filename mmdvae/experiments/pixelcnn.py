@@ -378,6 +378,12 @@ def perform(run) -> Summary:
         "the dcgan decoder (the location-dependent conditioning of van den Oord et al.).",
         "Images shown are the PixelCNN's probabilities along one ancestral sample (its "
         "`mean`), drawn pixel by pixel.",
+        f"log p(x) is the paper's importance-sampled estimate with q(z|x) as the proposal, "
+        f"{sizes['likelihood_samples']} samples for each of {sizes['likelihood_images']} "
+        "test images (the paper gives neither number). It is a stochastic lower bound, "
+        "loosest where q(z|x) is a poor proposal for p(z|x): the AAE and Stein, which are "
+        "not trained on a bound of log p(x), could gain from more samples, which could "
+        "change the likelihood verdict if their gain exceeded the margin's shortfall.",
         "The curves above are recorded every 250 steps. `scripts/pixelcnn_first_steps.py` "
         "follows the same models' trajectories step for step and records them every 10, "
         "with the posterior's variance and the gradient of each term of the loss on the "
