@@ -12,7 +12,7 @@ how much the batches agree (``gradient_norms``). It writes a Markdown table and 
 The models start from the experiment's initial weights, see its batches and get
 its noise: the records the experiment does not make leave the model's random
 generator as they found it, so the trajectory is the experiment's step for step
-and the records at the experiment's steps (every 250) repeat its values.
+and the records at the experiment's steps (its ``record_every``) repeat its values.
 
     MMDVAE_DATA_DIR=../shared/datasets python scripts/pixelcnn_first_steps.py \\
         --models mmd elbo --latent-dim 5 --steps 300 --every 10 \\
@@ -166,30 +166,16 @@ def figure(all_curves: dict, path: Path, num_batches: int):
     os.replace(temporary, path)
 
 
-def integer_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"must be an integer >= {minimum}; received {text!r}")
-        return value
-
-    return parse
-
-
 def main(argv=None) -> int:
+    from mmdvae.cli.arguments import integer, one_line
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["mmd", "elbo"],
                         choices=["elbo", "aae", "stein", "mmd"])
-    parser.add_argument("--latent-dim", type=integer_at_least(1), default=5)
-    parser.add_argument("--steps", type=integer_at_least(1), default=300)
-    parser.add_argument("--every", type=integer_at_least(1), default=10)
-    parser.add_argument("--seed", type=integer_at_least(0), default=0,
+    parser.add_argument("--latent-dim", type=integer(1), default=5)
+    parser.add_argument("--steps", type=integer(1), default=300)
+    parser.add_argument("--every", type=integer(1), default=10)
+    parser.add_argument("--seed", type=integer(0), default=0,
                         help="the experiment's seed index (its runs have 0, 1, 2)")
     parser.add_argument("--out", type=Path, required=True, help="a directory")
     arguments = parser.parse_args(argv)
@@ -221,7 +207,7 @@ def main(argv=None) -> int:
             curves = train(name, arguments.latent_dim, arguments.steps, arguments.every,
                            arguments.seed, data_dir)
         except (TypeError, ValueError) as error:  # bad data or settings, in one line
-            print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+            print(f"error: {one_line(error)}", file=sys.stderr)
             return 1
         all_curves[label] = curves
         lines += [f"## {label}", "", *table(curves), ""]

@@ -169,10 +169,10 @@ def _first_steps_script():
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--steps", "0"], "argument --steps: must be an integer >= 1; received '0'"),
-    (["--every", "ten"], "argument --every: must be an integer >= 1; received 'ten'"),
-    (["--latent-dim", "-2"], "argument --latent-dim: must be an integer >= 1; received '-2'"),
-    (["--seed", "-1"], "argument --seed: must be an integer >= 0; received '-1'"),
+    (["--steps", "0"], "argument --steps: must be a positive integer; received 0"),
+    (["--every", "ten"], "argument --every: must be a positive integer; received ten"),
+    (["--latent-dim", "-2"], "argument --latent-dim: must be a positive integer; received -2"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0; received -1"),
     (["--models", "vae"], "argument --models: invalid choice: 'vae'"),
 ])
 def test_the_first_steps_script_refuses_bad_arguments_in_one_line(tmp_path, capsys, arguments,
