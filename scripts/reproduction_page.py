@@ -98,6 +98,12 @@ def _claim_text(claim: dict, texts: list) -> str:
     return f"{claim['text']} ({claim['rule'].split(';')[0]})"
 
 
+def _run_seeds(run: dict) -> str:
+    """The seeds of an unfinished run: ``seeds 0-2`` for 3 seeds from seed 0."""
+    first, count = run["seed"], run.get("sizes", {}).get("seeds", 1)
+    return f"seed {first}" if count == 1 else f"seeds {first}-{first + count - 1}"
+
+
 def _seeds(claim: dict) -> str:
     """How many seeds decided the claim; ``exact`` for a claim computed, not trained."""
     if claim.get("margins") == [] and claim.get("quick_decides"):
@@ -146,8 +152,8 @@ def build_page(results: Path = RESULTS) -> str:
         elif (directory / "run.json").is_file():
             run = _read(directory / "run.json")
             phases = sorted(path.stem for path in (directory / "phases").glob("*.json"))
-            pending.append(f"- `{name}` ({run.get('scale', 'source')} scale, seed "
-                           f"{run['seed']}): in progress, {len(phases)} phase(s) finished "
+            pending.append(f"- `{name}` ({run.get('scale', 'source')} scale, "
+                           f"{_run_seeds(run)}): in progress, {len(phases)} phase(s) finished "
                            f"and committed ({', '.join(phases) or 'none yet'}); "
                            f"`--resume` continues it.")
             progress += _phase_table(name, directory)

@@ -140,7 +140,8 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
     (finished / "report.md").write_text("# Title\n\n![training](figures/training.png)\n")
     started = tmp_path / "pixelcnn"
     (started / "phases").mkdir(parents=True)
-    (started / "run.json").write_text(json.dumps({"scale": "source", "seed": 0}))
+    (started / "run.json").write_text(json.dumps({"scale": "source", "seed": 0,
+                                                  "sizes": {"seeds": 3}}))
     (started / "phases" / "elbo_z2_seed0.json").write_text(json.dumps({"training": {
         "elbo_z2_seed0": {"steps": 1250, "fraction_of_source_training": None,
                           "stopped_by": "convergence", "seconds": 749.4}}}))
@@ -155,7 +156,7 @@ def test_the_reproduction_page_lists_each_claim_with_its_verdict_seeds_and_fract
     assert "| `tutorial` | fast | **held** | 3 | source | 50%-100% |" in text
     assert ("| `tutorial` | clusters | **not decided** (the margin is inside the "
             "seed-to-seed spread) | 3 | source | 50%-100% |") in text
-    assert "- `pixelcnn` (source scale, seed 0): in progress, 2 phase(s) finished" in text
+    assert "- `pixelcnn` (source scale, seeds 0-2): in progress, 2 phase(s) finished" in text
     assert "- `mutual`: not yet run at the source scale." in text
     assert "## Title" in text and "](results/tutorial/figures/training.png)" in text
 
