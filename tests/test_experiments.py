@@ -683,6 +683,29 @@ def test_pixelcnn_steps_to_settle_is_the_first_record_within_tolerance_of_the_la
     assert pixelcnn.steps_to_settle(steps, [1.0, 0.5, 1e-5, -1e-5, 0.0]) == 200
 
 
+def test_pixelcnn_likelihood_note_says_whether_the_bound_could_turn_the_verdict():
+    from mmdvae.experiments import pixelcnn
+
+    def note(mmd_log_likelihood, mmd_information):
+        table = {("elbo", 0): -80.0, ("elbo", 1): -81.0, ("aae", 0): -95.0, ("aae", 1): -90.0,
+                 ("mmd", 0): -85.0, ("mmd", 1): mmd_log_likelihood}
+
+        def value(name, latent_dim, seed, key):
+            assert latent_dim == 5
+            return mmd_information[seed] if key == "mutual_information" else table[name, seed]
+        return pixelcnn._likelihood_bound_note(value, 5, (0, 1), ("aae", "mmd"))
+
+    settled = "so more samples would not turn this verdict."
+    # Margins: log p(x) - the ELBO's + 2 nats, per seed.
+    text = note(-84.0, [0.0, -0.001])
+    assert "AAE -13.00/-7.00; MMD-VAE -3.00/-1.00" in text and "I_q = 0.00/0.00" in text
+    assert text.endswith(settled)
+    # A positive margin on one seed, or a code in use, leaves the verdict open.
+    assert "MMD-VAE -3.00/+0.50" in note(-82.5, [0.0, 0.0])
+    assert not note(-82.5, [0.0, 0.0]).endswith(settled)
+    assert note(-84.0, [0.0, 0.3]).endswith("So more samples could turn this verdict.")
+
+
 def test_tutorial_sweep_margins_by_hand():
     from mmdvae.experiments import tutorial
 
