@@ -247,3 +247,75 @@ def test_the_first_steps_script_trains_as_the_experiment_records_it(tmp_path):
     # Without restoring the generator the extra records would change what training draws.
     unrestored, _ = curves(1, lambda model: pixelcnn.latent_use(model, test_images, 0))
     assert unrestored["test_loss"][2] != coarse["test_loss"][1]
+
+
+# === Runs of some phases ===
+
+
+def _phased_experiment(reads_first_in="summary"):
+    """Three phases of seeded random numbers; ``b_seed0`` reads ``a_seed0`` in its
+    computation (``reads_first_in="phase"``), between the phases (``"between"``) or only
+    the summary does."""
+    from mmdvae.experiments.report import Summary
+
+    def draw():
+        return {"value": float(np.random.random())}
+
+    def perform(run):
+        first = run.phase("a_seed0", draw)
+        offset = first["value"] if reads_first_in == "between" else 0.0
+
+        def second():
+            base = first["value"] if reads_first_in == "phase" else offset
+            return {"value": base + float(np.random.random())}
+        others = [run.phase("b_seed0", second), run.phase("b_seed1", draw)]
+        total = first["value"] + sum(other["value"] for other in others)
+        return Summary({"total": total}, [CLAIM.decide((total,) * 3, "sum", quick=True)], [],
+                       {})
+    return runner.Experiment("toy", "t", "s", "c", {"quick": {}}, {}, 1.0, (), perform)
+
+
+def test_runs_of_disjoint_phases_share_a_directory_and_give_the_whole_run(tmp_path):
+    experiment = _phased_experiment()
+    whole = runner.execute(experiment, tmp_path / "whole", quick=True, verbose=0)
+    split = tmp_path / "split"
+    part = runner.execute(experiment, split, quick=True, verbose=0, phases="b_*")
+    assert part.phases_left == ("a_seed0",) and part.verdicts == [] and part.results == {}
+    assert sorted(path.name for path in (split / "phases").iterdir()) == [
+        "b_seed0.json", "b_seed1.json"]
+    assert not (split / "results.json").exists() and not (split / "report.md").exists()
+    # The run that finds every phase finished writes the report: the whole run's numbers,
+    # since each phase's seed comes from its name, not from the phases run before it.
+    last = runner.execute(experiment, split, quick=True, verbose=0, resume=True,
+                          phases=["a_*"])
+    assert last.phases_left == () and (split / "results.json").exists()
+    assert last.results == whole.results
+    for name in ("a_seed0", "b_seed0", "b_seed1"):
+        assert (runner._read_json(split / "phases" / f"{name}.json")["value"]
+                == runner._read_json(tmp_path / "whole" / "phases" / f"{name}.json")["value"])
+
+
+def test_a_phase_that_needs_a_phase_left_to_another_run_is_refused(tmp_path):
+    with pytest.raises(runner.ExperimentError,
+                       match=r"selects phase b_seed0, which needs the results of phase a_seed0"):
+        runner.execute(_phased_experiment("phase"), tmp_path / "a", quick=True, verbose=0,
+                       phases="b_seed0")
+    assert not (tmp_path / "a" / "phases" / "b_seed0.json").exists()
+    # Read between the phases: the run stops there and says which phase to select.
+    with pytest.raises(runner.ExperimentError, match=r"\(b_\* matched nothing\); its phases "
+                       r"up to its reading of phase a_seed0, which is unfinished \(select it "
+                       r"too if yours come later\): a_seed0$"):
+        runner.execute(_phased_experiment("between"), tmp_path / "b", quick=True, verbose=0,
+                       phases="b_*")
+
+
+def test_phases_that_match_nothing_or_are_not_patterns_are_refused(tmp_path):
+    with pytest.raises(runner.ExperimentError, match=r"matches no phase of toy \(c_\* matched "
+                       r"nothing\); its phases: a_seed0, b_seed0, b_seed1$"):
+        runner.execute(_phased_experiment(), tmp_path / "a", quick=True, verbose=0,
+                       phases=["a_seed0", "b_*", "c_*"])
+    for phases in ([], [""], 3, ["a_*", None]):
+        with pytest.raises(TypeError, match=r"Argument `phases` must be None, a glob pattern"):
+            runner.execute(_phased_experiment(), tmp_path / "b", quick=True, verbose=0,
+                           phases=phases)
+    assert not (tmp_path / "b").exists()

@@ -582,6 +582,26 @@ def parse(*arguments):
     return cli.build_parser(["reproduce"]).parse_args(["reproduce", *arguments])
 
 
+def test_reproduce_some_phases_leaves_the_others_and_the_report(tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        reproduce_command.run(parse("mutual", "--quick", "--out", str(out), "--phases", "zz*"))
+    assert str(stop.value).startswith("error: --phases zz* matches no phase of mutual (zz* "
+                                      "matched nothing); its phases")
+    assert str(stop.value).endswith(": digits_vae_seed0, digits_mae_1_seed0, normal_vae_seed0, "
+                                    "normal_mae_1_seed0")
+    assert "\n" not in str(stop.value)
+    capsys.readouterr()
+    assert reproduce_command.run(parse("mutual", "--quick", "--out", str(out), "--resume",
+                                       "--phases", "normal_*")) == 0
+    left = [path.stem for path in (out / "phases").glob("*.json")]
+    assert left and all(name.startswith("normal_") for name in left)
+    assert not (out / "report.md").exists() and not (out / "results.json").exists()
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"mutual: {len(left)} phase(s) left for other runs; the report is written by a run "
+        "(with --resume) that finds every phase finished")
+
+
 def test_list_shows_every_experiment_with_its_claim_and_times(capsys):
     assert reproduce_command.run(parse("--list")) == 0
     lines = capsys.readouterr().out.splitlines()

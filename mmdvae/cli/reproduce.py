@@ -28,6 +28,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in DIR, skipping its finished "
                              "phases")
+    parser.add_argument("--phases", nargs="+", metavar="PATTERN", default=None,
+                        help="compute only the unfinished phases matching these glob "
+                             "patterns; runs with other phases may share DIR (with --resume), "
+                             "and the run that finds every phase finished writes the report")
     parser.add_argument("--overwrite", action="store_true",
                         help="start afresh in a non-empty DIR (never a finished run)")
     parser.add_argument("--data-dir", metavar="DIR", default=None,
@@ -64,9 +68,13 @@ def run(args) -> int:
         outcome = experiments.run(
             args.name, Path(args.out), quick=args.quick, scale=args.scale, seed=args.seed,
             resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir,
-            cache_dir=args.cache_dir)
+            cache_dir=args.cache_dir, phases=args.phases)
     except experiments.ExperimentError as error:
         raise SystemExit(f"error: {error.command_line()}") from None
+    if outcome.phases_left:
+        print(f"{args.name}: {len(outcome.phases_left)} phase(s) left for other runs; the "
+              f"report is written by a run (with --resume) that finds every phase finished")
+        return 0
     states = [verdict.state for verdict in outcome.verdicts]
     print(f"{args.name}: {states.count('held')} claims held, {states.count('not held')} not "
           f"held, {states.count('not decided')} not decided; report in "

@@ -86,7 +86,7 @@ def sizes(name: str, quick: bool = False, scale: str | None = None) -> dict:
 
 def run(name: str, out, quick: bool = False, seed: int = 0, *, scale: str | None = None,
         resume: bool = False, overwrite: bool = False, sizes: dict | None = None,
-        data_dir=None, cache_dir=None, verbose: int | None = None) -> Outcome:
+        data_dir=None, cache_dir=None, verbose: int | None = None, phases=None) -> Outcome:
     """Runs the experiment ``name`` into the directory ``out``.
 
     Args:
@@ -113,6 +113,10 @@ def run(name: str, out, quick: bool = False, seed: int = 0, *, scale: str | None
             (default: ``mmdvae.evaluation.DEFAULT_CACHE_DIR``).
         verbose: Keras's progress display (0, 1 or 2); default 1 on a terminal,
             else 2.
+        phases: glob patterns (a string or a list) of the phases to compute;
+            the other unfinished phases are left for other runs into ``out``
+            (with ``resume``), and the report is written by the run that
+            finds every phase finished. ``None``: every phase.
 
     Returns:
         An ``Outcome``: the numbers, the verdicts, the report's text and the
@@ -125,7 +129,7 @@ def run(name: str, out, quick: bool = False, seed: int = 0, *, scale: str | None
     """
     return execute(get(name), out, quick=quick, seed=seed, resume=resume, overwrite=overwrite,
                    sizes=sizes, data_dir=data_dir, cache_dir=cache_dir, verbose=verbose,
-                   scale=scale)
+                   scale=scale, phases=phases)
 
 
 def listing() -> str:

@@ -16,6 +16,11 @@ An experiment is a function of a ``Run``. It trains and measures in *phases*
   finished run, which is never overwritten;
 - ``report.md``: the paper's claims beside what the run measured.
 
+With ``phases`` (glob patterns of phase names) a run computes only the
+unfinished phases they match and writes no report: several processes can
+share one output directory, each with its own phases, and a last run without
+``phases`` (and with ``resume``) reads them all back and writes the report.
+
 A claim's verdict is a boolean computed from the measured numbers by the rule
 its ``Claim`` states. At the quick sizes most claims cannot be decided; their
 verdicts are still computed, and the report says the size cannot decide them.
@@ -24,6 +29,7 @@ verdicts are still computed, and the report says the size cannot decide them.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import math
 import sys
@@ -122,6 +128,9 @@ class Outcome:
         report: the text of ``report.md``.
         figures: file stem -> matplotlib Figure (show with ``display(figure)``).
         seconds: the time of every phase and the summary, on this machine.
+        phases_left: the unfinished phases a run with ``phases`` did not
+            select; when there are any, the run wrote no report and
+            ``results``, ``verdicts``, ``report`` and ``figures`` are empty.
     """
 
     name: str
@@ -132,6 +141,7 @@ class Outcome:
     report: str
     figures: dict
     seconds: float
+    phases_left: tuple = ()
 
     @property
     def held(self) -> dict:
@@ -214,6 +224,32 @@ def _output_state(out: Path, settings: dict, resume: bool, overwrite: bool) -> s
 # === A run ===
 
 
+class PhaseNotRunError(ExperimentError):
+    """The results of a phase that a run with ``phases`` left were read."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+        super().__init__(f"phase {phase} was not run here: it is outside `phases` and "
+                         f"not finished")
+
+
+class PhaseNotRun(dict):
+    """In place of the results of a phase a run with ``phases`` left: reading it raises."""
+
+    def __init__(self, phase: str):
+        super().__init__()
+        self.phase = phase
+
+    def __getitem__(self, key):
+        raise PhaseNotRunError(self.phase)
+
+    def get(self, key, default=None):
+        raise PhaseNotRunError(self.phase)
+
+    def __iter__(self):
+        raise PhaseNotRunError(self.phase)
+
+
 class Run:
     """The context an experiment runs in: its sizes, seed, phases, data and output.
 
@@ -228,13 +264,16 @@ class Run:
             ``seed + 1``, ... (``sizes["seeds"]`` of them, else one).
         verbose: Keras's ``verbose`` for ``fit`` (1: a progress bar, 2: a line
             per epoch).
+        phases: glob patterns of the phases to compute, or ``None`` for all; an
+            unfinished phase they do not match is left (``phases_left``) and
+            ``phase`` returns a ``PhaseNotRun`` in place of its results.
         jit_compile: ``compile``'s ``jit_compile``: ``"auto"`` (XLA where it is
             the faster step, ``default_jit_compile``), ``False`` in quick runs,
             whose few steps take less time than XLA's compilation.
     """
 
     def __init__(self, experiment, directory, sizes, seed, scale, resume=False,
-                 data_dir=None, cache_dir=None, verbose=None, write=True):
+                 data_dir=None, cache_dir=None, verbose=None, write=True, phases=None):
         self.experiment = experiment
         self.directory = Path(directory)
         self.sizes = sizes
@@ -251,6 +290,9 @@ class Run:
         self.phase_seconds = {}
         self.computed_seconds = {}
         self.phase_training = {}
+        self.phases = phases
+        self.phases_left = []
+        self.phase_names = []
 
     # --- Phases --------------------------------------------------------------
 
@@ -273,6 +315,7 @@ class Run:
         import keras
 
         json_path, arrays_path = self.phase_paths(name)
+        self.phase_names.append(name)
         if self.resume and json_path.exists():
             values = _read_json(json_path)
             if arrays_path.exists():
@@ -282,10 +325,20 @@ class Run:
             self._note_training(name, values)
             self.log(f"phase {name}: finished earlier, read from {json_path}")
             return values
+        if not self.selects(name):
+            self.phases_left.append(name)
+            self.log(f"phase {name}: left for another run (outside `phases`)")
+            return PhaseNotRun(name)
         self.log(f"phase {name}: running")
         keras.utils.set_random_seed(self.seed_for(name))
         start, cpu_start = time.perf_counter(), time.process_time()
-        values = dict(compute())
+        try:
+            values = dict(compute())
+        except PhaseNotRunError as error:
+            raise ExperimentError(
+                f"selects phase {name}, which needs the results of phase {error.phase}; "
+                f"select {error.phase} too, or run it first", "phases", " ".join(self.phases)
+            ) from None
         values["seconds"] = time.perf_counter() - start
         values["cpu_seconds"] = time.process_time() - cpu_start
         self.phase_seconds[name] = self.computed_seconds[name] = values["seconds"]
@@ -301,6 +354,11 @@ class Run:
             files.write_json(json_path, numbers)
         self.log(f"phase {name}: done in {values['seconds']:.1f} s")
         return values
+
+    def selects(self, name: str) -> bool:
+        """Whether this run computes the phase ``name`` (``phases``)."""
+        return self.phases is None or any(fnmatch.fnmatchcase(name, pattern)
+                                          for pattern in self.phases)
 
     def _note_training(self, name: str, values: dict) -> None:
         trainings = values.get("training", {})
@@ -410,7 +468,8 @@ class Run:
 
 
 def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, overwrite=False,
-            sizes=None, data_dir=None, cache_dir=None, verbose=None, scale=None) -> Outcome:
+            sizes=None, data_dir=None, cache_dir=None, verbose=None, scale=None,
+            phases=None) -> Outcome:
     """Runs ``experiment`` into the directory ``out``; see ``mmdvae.experiments.run``."""
     quick = _check_flag("quick", quick)
     scale = resolve_scale(scale, quick)
@@ -421,6 +480,7 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
     if verbose is not None:
         checks.check_choice("verbose", verbose, (0, 1, 2))
     chosen = check_sizes(experiment, sizes, scale)
+    phases = check_phases(phases)
     out = Path(out)
     settings = _json_value({"experiment": experiment.name, "scale": scale, "quick": quick,
                             "seed": seed, "sizes": chosen})
@@ -435,11 +495,27 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
         # Phases of an earlier run here (--overwrite) must not be read back by a later --resume.
         outputs.prepare(out, settings, remove=(PHASE_DIRECTORY,))
     run = Run(experiment, out, chosen, seed, scale, resume=resume, data_dir=data_dir,
-              cache_dir=cache_dir, verbose=verbose, write=not finished)
+              cache_dir=cache_dir, verbose=verbose, write=not finished, phases=phases)
     if finished:
         run.log(f"nothing left to run: {out} holds the finished run; reading it back")
     start = time.perf_counter()
-    summary = experiment.run(run)
+    stopped_at = None
+    try:
+        summary = experiment.run(run)
+    except PhaseNotRunError as error:
+        if not run.phases_left:
+            raise
+        stopped_at = error.phase
+    if phases is not None:
+        _check_phases_matched(experiment, phases, run.phase_names, stopped_at)
+    if run.phases_left:
+        run.log(f"{len(run.computed_seconds)} phase(s) computed; {len(run.phases_left)} "
+                f"unfinished phase(s) outside `phases` ({', '.join(run.phases_left)}); "
+                f"the report is written by a run of them all"
+                + (f"; the phases after {stopped_at} were not reached: the experiment needs its "
+                   "results first" if stopped_at else ""))
+        return Outcome(experiment.name, out, settings, {}, [], "", {},
+                       sum(run.computed_seconds.values()), tuple(run.phases_left))
     # This call's time, with the phases read back counted at the time they took.
     seconds = (time.perf_counter() - start - sum(run.computed_seconds.values())
                + sum(run.phase_seconds.values()))
@@ -463,6 +539,30 @@ def execute(experiment: Experiment, out, quick=False, seed=0, resume=False, over
         run.log(f"{verdict.claim.text}: {verdict.reading}")
     return Outcome(experiment.name, out, settings, summary.results, summary.verdicts, report,
                    figures, seconds)
+
+
+def check_phases(phases) -> tuple | None:
+    """``phases`` as a tuple of glob patterns: ``None``, a string, or a list of strings."""
+    if phases is None:
+        return None
+    patterns = (phases,) if isinstance(phases, str) else phases
+    if (not isinstance(patterns, (list, tuple)) or not patterns
+            or not all(isinstance(pattern, str) and pattern for pattern in patterns)):
+        raise TypeError("Argument `phases` must be None, a glob pattern or a non-empty list "
+                        f"of them (strings); received phases={phases!r}.")
+    return tuple(patterns)
+
+
+def _check_phases_matched(experiment, phases, names, stopped_at) -> None:
+    """Each pattern of ``phases`` matched a phase the run reached."""
+    unmatched = [pattern for pattern in phases
+                 if not any(fnmatch.fnmatchcase(name, pattern) for name in names)]
+    if unmatched:
+        reached = (f" up to its reading of phase {stopped_at}, which is unfinished (select "
+                   f"it too if yours come later)" if stopped_at else "")
+        raise ExperimentError(f"matches no phase of {experiment.name} ({', '.join(unmatched)} "
+                              f"matched nothing); its phases{reached}: {', '.join(names)}",
+                              "phases", " ".join(phases))
 
 
 def resolve_scale(scale, quick: bool = False) -> str:
