@@ -43,6 +43,7 @@ run at one of three scales:
 python -m mmdvae reproduce --list                                  # claims and expected times
 python -m mmdvae reproduce NAME --out docs/results/NAME            # the source scale
 python -m mmdvae reproduce NAME --out docs/results/NAME --resume   # finished phases kept
+python -m mmdvae reproduce NAME --out docs/results/NAME --resume --phases 'P*'  # beside a run
 python -m mmdvae reproduce NAME --out runs/NAME --scale short      # minutes
 ```
 
