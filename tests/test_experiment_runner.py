@@ -281,6 +281,12 @@ def test_runs_of_disjoint_phases_share_a_directory_and_give_the_whole_run(tmp_pa
     split = tmp_path / "split"
     part = runner.execute(experiment, split, quick=True, verbose=0, phases="b_*")
     assert part.phases_left == ("a_seed0",) and part.verdicts == [] and part.results == {}
+    # What stands in for a left phase's results refuses every read, not only [].
+    left = runner.PhaseNotRun("a_seed0")
+    for read in (lambda: left["value"], lambda: len(left), lambda: list(left.items()),
+                 lambda: "value" in left, lambda: left.get("value")):
+        with pytest.raises(runner.PhaseNotRunError, match="phase a_seed0 was not run here"):
+            read()
     assert sorted(path.name for path in (split / "phases").iterdir()) == [
         "b_seed0.json", "b_seed1.json"]
     assert not (split / "results.json").exists() and not (split / "report.md").exists()
@@ -314,8 +320,12 @@ def test_phases_that_match_nothing_or_are_not_patterns_are_refused(tmp_path):
                        r"nothing\); its phases: a_seed0, b_seed0, b_seed1$"):
         runner.execute(_phased_experiment(), tmp_path / "a", quick=True, verbose=0,
                        phases=["a_seed0", "b_*", "c_*"])
-    for phases in ([], [""], 3, ["a_*", None]):
+    for phases in (3, ["a_*", None], {"a_*"}):
         with pytest.raises(TypeError, match=r"Argument `phases` must be None, a glob pattern"):
+            runner.execute(_phased_experiment(), tmp_path / "b", quick=True, verbose=0,
+                           phases=phases)
+    for phases in ([], [""], ""):
+        with pytest.raises(ValueError, match=r"Argument `phases` must hold at least one"):
             runner.execute(_phased_experiment(), tmp_path / "b", quick=True, verbose=0,
                            phases=phases)
     assert not (tmp_path / "b").exists()

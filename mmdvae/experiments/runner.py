@@ -18,8 +18,8 @@ An experiment is a function of a ``Run``. It trains and measures in *phases*
 
 With ``phases`` (glob patterns of phase names) a run computes only the
 unfinished phases they match and writes no report: several processes can
-share one output directory, each with its own phases, and a last run without
-``phases`` (and with ``resume``) reads them all back and writes the report.
+share one output directory, each with its own phases, and the run that finds
+every phase finished reads them all back and writes the report.
 
 A claim's verdict is a boolean computed from the measured numbers by the rule
 its ``Claim`` states. At the quick sizes most claims cannot be decided; their
@@ -233,21 +233,21 @@ class PhaseNotRunError(ExperimentError):
                          f"not finished")
 
 
-class PhaseNotRun(dict):
-    """In place of the results of a phase a run with ``phases`` left: reading it raises."""
+class PhaseNotRun:
+    """In place of the results of a phase a run with ``phases`` left: any use raises."""
 
     def __init__(self, phase: str):
-        super().__init__()
         self.phase = phase
 
-    def __getitem__(self, key):
+    def _unavailable(self, *args, **kwargs):
         raise PhaseNotRunError(self.phase)
 
-    def get(self, key, default=None):
-        raise PhaseNotRunError(self.phase)
+    __getitem__ = __iter__ = __len__ = __contains__ = _unavailable
 
-    def __iter__(self):
-        raise PhaseNotRunError(self.phase)
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._unavailable()
 
 
 class Run:
@@ -357,8 +357,7 @@ class Run:
 
     def selects(self, name: str) -> bool:
         """Whether this run computes the phase ``name`` (``phases``)."""
-        return self.phases is None or any(fnmatch.fnmatchcase(name, pattern)
-                                          for pattern in self.phases)
+        return self.phases is None or _matches(name, self.phases)
 
     def _note_training(self, name: str, values: dict) -> None:
         trainings = values.get("training", {})
@@ -546,17 +545,24 @@ def check_phases(phases) -> tuple | None:
     if phases is None:
         return None
     patterns = (phases,) if isinstance(phases, str) else phases
-    if (not isinstance(patterns, (list, tuple)) or not patterns
-            or not all(isinstance(pattern, str) and pattern for pattern in patterns)):
-        raise TypeError("Argument `phases` must be None, a glob pattern or a non-empty list "
-                        f"of them (strings); received phases={phases!r}.")
+    if (not isinstance(patterns, (list, tuple))
+            or not all(isinstance(pattern, str) for pattern in patterns)):
+        raise TypeError("Argument `phases` must be None, a glob pattern or a list of them "
+                        f"(strings); received phases={phases!r}.")
+    if not patterns or not all(patterns):
+        raise ValueError("Argument `phases` must hold at least one non-empty pattern; "
+                         f"received phases={phases!r}.")
     return tuple(patterns)
+
+
+def _matches(name: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def _check_phases_matched(experiment, phases, names, stopped_at) -> None:
     """Each pattern of ``phases`` matched a phase the run reached."""
     unmatched = [pattern for pattern in phases
-                 if not any(fnmatch.fnmatchcase(name, pattern) for name in names)]
+                 if not any(_matches(name, (pattern,)) for name in names)]
     if unmatched:
         reached = (f" up to its reading of phase {stopped_at}, which is unfinished (select "
                    f"it too if yours come later)" if stopped_at else "")
